@@ -1,0 +1,116 @@
+"""LaSOT in its native layout.
+
+::
+
+    <root>/<category>/<category>-<n>/
+        img/00000001.jpg ...
+        groundtruth.txt          x,y,w,h per frame
+        full_occlusion.txt       one comma-separated line of 0/1 flags
+        out_of_view.txt          one comma-separated line of 0/1 flags
+        nlp.txt                  a sentence describing the target
+    <root>/training_set.txt, <root>/testing_set.txt   (optional official split lists)
+
+A frame is visible when it is neither fully occluded nor out of view and its box
+is usable.  With ``split`` set, only the sequences of that official list are read
+(an error if the list is absent); without it every sequence found is read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from box2mask.datasets.validation import (
+    ProblemLog,
+    finalize_boxes,
+    list_frames,
+    parse_boxes_xywh,
+    parse_flags,
+    read_lines,
+)
+from box2mask.errors import DatasetError
+from box2mask.frames import image_size
+from box2mask.structures import Sequence, Track
+
+SPLIT_FILES = {"train": "training_set.txt", "test": "testing_set.txt"}
+
+
+class LasotReader:
+    """Reads LaSOT sequences one at a time (see the module docstring for the layout)."""
+
+    name = "lasot"
+
+    def __init__(self, root: Path | str, *, split: str | None = None):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DatasetError(f"LaSOT root {self.root} does not exist or is not a folder")
+        if split is not None and split not in SPLIT_FILES:
+            raise DatasetError(f"unknown LaSOT split {split!r}; choose one of {', '.join(SPLIT_FILES)}")
+        self.split = split
+        self._split_of = self._read_split_lists()
+
+    def _read_split_lists(self) -> dict[str, str]:
+        split_of: dict[str, str] = {}
+        for split, name in SPLIT_FILES.items():
+            path = self.root / name
+            if path.is_file():
+                for line in path.read_text(encoding="utf-8-sig").splitlines():
+                    if line.strip():
+                        split_of[line.strip()] = split
+        if self.split is not None and self.split not in split_of.values():
+            raise DatasetError(
+                f"--split {self.split} needs {self.root / SPLIT_FILES[self.split]}, which is missing or empty"
+            )
+        return split_of
+
+    def sequence_ids(self) -> list[str]:
+        if self.split is not None:
+            return sorted(s for s, sp in self._split_of.items() if sp == self.split)
+        ids = sorted(
+            seq.name
+            for cat in self.root.iterdir() if cat.is_dir()
+            for seq in cat.iterdir() if seq.is_dir() and seq.name.startswith(cat.name + "-")
+        )
+        if not ids:
+            raise DatasetError(
+                f"{self.root} holds no LaSOT sequences (expected <category>/<category>-<n>/img/...)"
+            )
+        return ids
+
+    def load(self, seq_id: str) -> Sequence:
+        category = seq_id.rsplit("-", 1)[0]
+        folder = self.root / category / seq_id
+        log = ProblemLog(seq_id)
+        if not folder.is_dir():
+            log.error("sequence folder does not exist", folder)
+            log.raise_if_errors()
+        frames = list_frames(folder / "img", log)
+        log.raise_if_errors()
+        n = len(frames)
+        height, width = image_size(frames[0])
+
+        gt_path = folder / "groundtruth.txt"
+        xywh = parse_boxes_xywh(gt_path, log)
+        log.raise_if_errors()
+        assert xywh is not None
+        if xywh.shape[0] != n:
+            log.error(f"has {xywh.shape[0]} box lines for {n} frames", gt_path)
+        occluded = parse_flags(folder / "full_occlusion.txt", log, n=n, allowed=range(0, 2), default=0, one_row=True)
+        out_of_view = parse_flags(folder / "out_of_view.txt", log, n=n, allowed=range(0, 2), default=0, one_row=True)
+        sentence = read_lines(folder / "nlp.txt", log, required=False)
+        if sentence is None and not (folder / "nlp.txt").exists():
+            log.warn("file is missing; no sentence recorded", folder / "nlp.txt")
+        log.raise_if_errors()
+
+        present = (occluded == 0) & (out_of_view == 0)
+        boxes, visible = finalize_boxes(xywh, present, height=height, width=width, log=log, file=gt_path)
+        meta = {
+            "class": category,
+            "split": self._split_of.get(seq_id, "unknown"),
+            "sentence": " ".join(s.strip() for s in (sentence or [])).strip(),
+        }
+        track = Track(1, boxes, visible, category=category,
+                      flags={"full_occlusion": occluded, "out_of_view": out_of_view})
+        return Sequence(
+            id=seq_id, dataset=self.name, frames=tuple(frames), tracks=(track,),
+            image_size=(height, width), meta=meta, warnings=log.warnings(),
+        )

@@ -1,0 +1,1 @@
+"""Scoring masks: DAVIS J and F, and ground-truth-free quality signals."""

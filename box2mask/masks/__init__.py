@@ -1,0 +1,1 @@
+"""Mask encodings and mask files (RLE, palette PNGs)."""

@@ -1,0 +1,73 @@
+"""What every box-to-mask method offers, split along the pipeline's stages.
+
+A method turns (sequence, track, target frames) into masks in three verbs so a
+pipeline can put each on the right hardware:
+
+* ``prepare`` (CPU): decode the frames it needs and cut crops; returns a batch,
+  a dict of numpy arrays and plain values that pickles cheaply;
+* ``infer`` (GPU when there is one): the heavy computation on the batch;
+* ``finalize`` (CPU): paste results back to full frames, one :class:`FrameMask`
+  per target.
+
+:func:`run_method` chains the three in-process, window by window, so memory
+stays bounded however long the video is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+import numpy as np
+
+from box2mask.structures import Sequence, Track
+
+
+@dataclass(frozen=True)
+class FrameMask:
+    """The result for one (track, frame): ``mask`` is ``(H, W) bool`` or ``None`` if not visible."""
+
+    track_id: int
+    frame: int
+    mask: np.ndarray | None
+    score: float
+
+
+class Method(Protocol):
+    name: str
+
+    def prepare(self, sequence: Sequence, track: Track, targets: np.ndarray) -> dict: ...
+
+    def infer(self, batch: dict) -> dict: ...
+
+    def finalize(self, batch: dict) -> list[FrameMask]: ...
+
+
+def visible_targets(track: Track, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``targets`` into (visible, invisible) frame indices for ``track``."""
+    targets = np.asarray(targets, dtype=np.int64)
+    vis = track.visible[targets]
+    return targets[vis], targets[~vis]
+
+
+def windows(targets: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    """Consecutive chunks of at most ``size`` targets."""
+    for start in range(0, len(targets), size):
+        yield targets[start:start + size]
+
+
+def run_method(method: Method, sequence: Sequence, track: Track, targets: np.ndarray | None = None,
+               *, window: int = 16) -> Iterator[FrameMask]:
+    """Masks for ``targets`` (default: the sequence's sampled frames), in frame order.
+
+    Invisible frames yield ``FrameMask(mask=None)`` without any decoding.
+    """
+    targets = np.asarray(sequence.sampled if targets is None else targets, dtype=np.int64)
+    for chunk in windows(targets, window):
+        visible, _ = visible_targets(track, chunk)
+        results: dict[int, FrameMask] = {}
+        if visible.size:
+            batch = method.infer(method.prepare(sequence, track, visible))
+            results = {fm.frame: fm for fm in method.finalize(batch)}
+        for frame in chunk:
+            yield results.get(int(frame), FrameMask(track.track_id, int(frame), None, float("nan")))

@@ -1,0 +1,79 @@
+"""Shard files: the masks of a run, one parquet file per shard of sequences.
+
+One row per (sequence, track, annotated frame).  Masks are COCO RLE strings
+(see :mod:`box2mask.masks.rle`) of size ``height x width``; a frame where the
+track is not visible has ``visible = False`` and null mask fields.  Frame paths
+are relative to the dataset root recorded in the run's ``run.json``.
+
+Files are written under a temporary name and renamed into place
+(:mod:`box2mask.atomic`), so a shard file that exists is complete: that is
+what resume relies on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from box2mask.atomic import atomic_path
+
+BOX = pa.list_(pa.float64(), 4)
+
+SCHEMA = pa.schema([
+    ("shard", pa.string()),
+    ("sequence", pa.string()),
+    ("dataset", pa.string()),
+    ("category", pa.string()),
+    ("track_id", pa.int32()),
+    ("frame_index", pa.int32()),
+    ("frame_stem", pa.string()),
+    ("frame_path", pa.string()),       # relative to the dataset root in run.json
+    ("height", pa.int32()),
+    ("width", pa.int32()),
+    ("visible", pa.bool_()),
+    ("source_box", BOX),               # x0, y0, x1, y1 as given (null when not visible)
+    ("mask_box", BOX),                 # tight box of the mask (null when empty / not visible)
+    ("rle", pa.string()),              # COCO RLE counts (null when not visible)
+    ("area", pa.int64()),
+    ("score", pa.float32()),           # the method's confidence in [0, 1]
+    ("qa_box_iou", pa.float32()),      # IoU(mask box, source box)
+    ("qa_fill", pa.float32()),         # mask area / source box area
+    ("qa_temporal", pa.float32()),     # IoU with the previous annotated mask after motion compensation
+    ("qa_score", pa.float32()),        # combined ground-truth-free quality score in [0, 1]
+])
+
+
+def write_shard(path: Path | str, rows: Iterable[dict]) -> int:
+    """Write rows (dicts keyed by :data:`SCHEMA` names) atomically; returns the row count."""
+    table = pa.Table.from_pylist(list(rows), schema=SCHEMA)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return table.num_rows
+
+
+def read_shard(path: Path | str) -> pa.Table:
+    return pq.read_table(path, schema=SCHEMA)
+
+
+def shard_paths(run_dir: Path | str) -> list[Path]:
+    """Committed shard files of a run (temporary files are skipped)."""
+    folder = Path(run_dir) / "shards"
+    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")) if folder.is_dir() else []
+
+
+def iter_rows(run_dir: Path | str, columns: list[str] | None = None, batch_size: int = 1024) -> Iterator[dict]:
+    """Stream rows of every committed shard, one record batch in memory at a time."""
+    for path in shard_paths(run_dir):
+        parquet = pq.ParquetFile(path)
+        for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
+            yield from batch.to_pylist()
+
+
+def box_or_none(box: np.ndarray | None) -> list[float] | None:
+    if box is None or np.isnan(np.asarray(box, dtype=np.float64)).any():
+        return None
+    return [float(v) for v in box]

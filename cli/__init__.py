@@ -1,0 +1,1 @@
+"""The ``box2mask`` command line: parses arguments, calls ``pipelines``, reports with rich."""
