@@ -73,6 +73,16 @@ def paste(crop: np.ndarray, window: CropWindow, height: int, width: int, *,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
+def box_in_crop(window: CropWindow, box: np.ndarray, size: int) -> np.ndarray:
+    """The box drawn as a ``(S, S) float32`` {0, 1} mask in crop coordinates."""
+    b = window.box_to_crop(box, size)
+    out = np.zeros((size, size), np.float32)
+    x0, y0 = int(np.clip(np.floor(b[0] + 0.5), 0, size)), int(np.clip(np.floor(b[1] + 0.5), 0, size))
+    x1, y1 = int(np.clip(np.ceil(b[2] - 0.5), 0, size)), int(np.clip(np.ceil(b[3] - 0.5), 0, size))
+    out[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)] = 1.0
+    return out
+
+
 def inside_image(window: CropWindow, size: int, height: int, width: int) -> np.ndarray:
     """``(S, S) bool``: which crop pixels come from inside the image."""
     ones = np.ones((height, width), dtype=np.uint8)

@@ -77,3 +77,50 @@ def box_or_none(box: np.ndarray | None) -> list[float] | None:
     if box is None or np.isnan(np.asarray(box, dtype=np.float64)).any():
         return None
     return [float(v) for v in box]
+
+
+def track_rows(sequence, track, results, *, shard: str, root: Path | str,
+               homographies: dict[int, np.ndarray] | None = None, temporal: str = "box") -> list[dict]:
+    """Shard rows for one track's :class:`~box2mask.methods.base.FrameMask` results (frame order).
+
+    Encodes each mask as RLE and computes the QA fields (:class:`box2mask.eval.qa.TrackQA`):
+    the temporal signal compares each mask with the previous and next visible ones after
+    aligning their boxes (``temporal="box"``, the default: it ranks masks by true J best,
+    see docs/evaluation.md), after camera-motion compensation (``"camera"``: with
+    ``homographies[f]`` mapping the previous visible frame onto frame ``f`` when given,
+    else estimated by :class:`box2mask.eval.qa.CameraMotion`) or as they are (``"none"``).
+    At most two masks are held at a time.
+    """
+    from box2mask.boxes import box_from_mask
+    from box2mask.eval.qa import CameraMotion, TrackQA
+    from box2mask.masks import rle as rle_codec
+
+    root = Path(root)
+    rows = []
+    camera = CameraMotion(sequence) if temporal == "camera" and homographies is None else None
+    qa = TrackQA(temporal=temporal, camera=camera, homographies=homographies)
+    for result in results:
+        frame = int(result.frame)
+        path = sequence.frames[frame]
+        try:
+            rel = str(path.relative_to(root))
+        except ValueError:
+            rel = str(path)
+        row = {
+            "shard": shard, "sequence": sequence.id, "dataset": sequence.dataset, "category": track.category,
+            "track_id": int(track.track_id), "frame_index": frame, "frame_stem": path.stem, "frame_path": rel,
+            "height": sequence.height, "width": sequence.width, "visible": result.mask is not None,
+            "source_box": box_or_none(track.boxes[frame]), "mask_box": None, "rle": None, "area": 0,
+            "score": None, "qa_box_iou": None, "qa_fill": None, "qa_temporal": None, "qa_score": None,
+        }
+        if result.mask is not None:
+            encoded = rle_codec.encode(result.mask)
+            confidence = None if np.isnan(result.score) else float(result.score)
+            row.update(rle=encoded["counts"], area=int(np.count_nonzero(result.mask)),
+                       mask_box=box_or_none(box_from_mask(result.mask)), score=confidence)
+            for done, fields in qa.push(row, frame, result.mask, track.boxes[frame], confidence):
+                done.update(fields)
+        rows.append(row)
+    for done, fields in qa.finish():
+        done.update(fields)
+    return rows

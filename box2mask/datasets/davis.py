@@ -82,8 +82,9 @@ class DavisReader:
             log.error("no mask file matches any frame", self.annotations / seq_id)
         log.raise_if_errors()
 
-        ids = sorted({int(v) for lab in labels_per_frame if lab is not None for v in np.unique(lab)}
-                     - {0, VOID_LABEL})
+        # bincount, not np.unique: ids are uint8 and this is 4x faster on 480p masks (motion benchmark)
+        ids = sorted({int(v) for lab in labels_per_frame if lab is not None
+                      for v in np.flatnonzero(np.bincount(lab.ravel(), minlength=256))} - {0, VOID_LABEL})
         n = len(frames)
         tracks = []
         for obj in ids:

@@ -1,0 +1,113 @@
+"""The video box-to-mask network (seed 001, Fig. 2), trained here from boxes only.
+
+Per frame: frozen backbone features -> deep features ``x_t`` (stride 8, D
+channels) and the object encoder's ``(e_t, w_t, m_t)`` from the box.  Over the
+clip: aggregation -> ``s_t`` -> decoder -> first masks ``y_t``.  Refinement: a
+mask encoder reads ``y_t`` (and the box), a second aggregation solves again, the
+same decoder gives the refined masks.  Everything runs on square crops around
+each frame's box (see :mod:`box2mask.crops`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from box2mask.model.aggregation import SteepestDescentAggregation
+from box2mask.model.backbone import CHANNELS, FrozenBackbone
+from box2mask.model.decoder import Decoder
+from box2mask.model.encoder import MaskEncoder, ObjectEncoder
+from box2mask.model.layers import ConvNormReLU, ResBlock, conv, resize_to
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    feat_dim: int = 64          # D: deep features for aggregation
+    channels: int = 16          # C: embedding channels (seed 001: 16)
+    kernel: int = 3             # K: aggregation filter size (seed 001: 3)
+    encoder_width: int = 32
+    decoder_width: int = 48
+    train_iterations: int = 5   # steepest-descent steps in training (seed 001: 5)
+    test_iterations: int = 15   # ... and at inference (seed 001: 15)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class DeepFeatures(nn.Module):
+    """Backbone strides 8 and 16 -> ``x`` at stride 8 with D channels."""
+
+    def __init__(self, feat_dim: int):
+        super().__init__()
+        self.p8 = conv(CHANNELS[8], feat_dim, 1)
+        self.p16 = conv(CHANNELS[16], feat_dim, 1)
+        self.mix = nn.Sequential(ConvNormReLU(feat_dim, feat_dim), ResBlock(feat_dim))
+
+    def forward(self, f8: torch.Tensor, f16: torch.Tensor) -> torch.Tensor:
+        return self.mix(self.p8(f8) + resize_to(self.p16(f16), f8))
+
+
+class VideoBoxToMask(nn.Module):
+    def __init__(self, config: NetworkConfig = NetworkConfig(), *, backbone: FrozenBackbone | None = None):
+        super().__init__()
+        self.config = config
+        self.backbone = backbone if backbone is not None else FrozenBackbone()
+        d, c = config.feat_dim, config.channels
+        self.deep = DeepFeatures(d)
+        self.encoder = ObjectEncoder(d, c, config.encoder_width, mask_inputs=1)
+        self.mask_encoder = MaskEncoder(d, c, config.encoder_width, mask_inputs=2)
+        self.aggregate = SteepestDescentAggregation(d, c, kernel=config.kernel)
+        self.aggregate_refine = SteepestDescentAggregation(d, c, kernel=config.kernel)
+        self.decoder = Decoder(c, d, {4: CHANNELS[4], 2: CHANNELS[2]}, width=config.decoder_width)
+
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        """Everything but the frozen backbone (which is rebuilt from its package)."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("backbone.")}
+
+    def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Strict load of the trained part: missing or unexpected keys are errors."""
+        expected = set(self.trainable_state_dict())
+        missing, unexpected = expected - set(state), set(state) - expected
+        if missing or unexpected:
+            raise KeyError(f"weights do not match the network: missing {sorted(missing)[:5]}, "
+                           f"unexpected {sorted(unexpected)[:5]}")
+        self.load_state_dict(state, strict=False)
+
+    def frame_features(self, images: torch.Tensor) -> dict:
+        """Per-frame work that does not depend on the clip: ``images (N, 3, S, S)`` in [0, 1]."""
+        feats = self.backbone(images)
+        return {"x": self.deep(feats[8], feats[16]), "skips": {4: feats[4], 2: feats[2]}, "image": images}
+
+    def forward(self, images: torch.Tensor, boxes: torch.Tensor, *, frame_weights: torch.Tensor | None = None,
+                iterations: int | None = None, refine: bool = True, features: dict | None = None) -> dict:
+        """Masks for clips of T frames.
+
+        ``images (B, T, 3, S, S)`` in [0, 1]; ``boxes (B, T, 1, S, S)`` the box drawn
+        as a {0, 1} mask in crop coordinates; ``frame_weights (B, T)`` 0 for padding
+        frames.  Returns ``{"first": logits, "refined": logits}`` each ``(B, T, 1, S, S)``
+        (``refined`` only when ``refine``).  ``features`` may carry precomputed
+        :meth:`frame_features` for the ``B*T`` frames.
+        """
+        b, t = images.shape[:2]
+        if iterations is None:
+            iterations = self.config.train_iterations if self.training else self.config.test_iterations
+        flat_img = images.flatten(0, 1)
+        flat_box = boxes.flatten(0, 1)
+        f = features if features is not None else self.frame_features(flat_img)
+        x = f["x"]
+        e, w, m = self.encoder(flat_box, x)
+        unflat = lambda v: v.view(b, t, *v.shape[1:])  # noqa: E731
+        cols = self.aggregate.unfold(unflat(x))  # shared by both aggregation passes
+        s = self.aggregate(unflat(x), unflat(e), unflat(w), iterations=iterations, frame_weights=frame_weights,
+                           cols=cols)
+        # with refinement ahead, the first masks only need stride-4 detail (see Decoder)
+        first = self.decoder(s.flatten(0, 1), m, x, f["skips"], f["image"], full=not refine)
+        out = {"first": unflat(first)}
+        if refine:
+            e2, w2 = self.mask_encoder(torch.cat([torch.sigmoid(first), flat_box], dim=1), x)
+            s2 = self.aggregate_refine(unflat(x), unflat(e2), unflat(w2), iterations=iterations,
+                                       frame_weights=frame_weights, cols=cols)
+            out["refined"] = unflat(self.decoder(s2.flatten(0, 1), m, x, f["skips"], f["image"]))
+        return out

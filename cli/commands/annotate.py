@@ -1,0 +1,184 @@
+"""``box2mask annotate``: boxes to masks on Ray, sharded and resumable, with live progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cli.options import dataset_options, parse_sequences
+from cli.progress import console, fail, interactive
+from pipelines.annotate.config import DEFAULT_METHOD, DEFAULT_SHARD_FRAMES
+
+
+def parse_method_options(values: tuple[str, ...]) -> dict:
+    """``KEY=VALUE`` pairs; a VALUE that parses as JSON (``5``, ``0.5``, ``true``) keeps its type."""
+    options = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--method-option")
+        try:
+            options[key.strip()] = json.loads(raw)
+        except ValueError:
+            options[key.strip()] = raw
+    return options
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--:--"
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Display:
+    """Rich progress on a terminal; a plain line every ``every`` seconds otherwise (logs, CI)."""
+
+    def __init__(self, *, every: float = 10.0):
+        self.rich = interactive()
+        self.every = every
+        self.last_line = 0.0
+        self.last_state = None
+        self.progress: Progress | None = None
+        self.scan_task = None
+        self.run_task = None
+
+    def __enter__(self) -> "Display":
+        if self.rich:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=console, transient=False)
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def message(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.console.print(f"[cyan]annotate:[/] {text}")
+        else:
+            print(f"[annotate] {text}", file=sys.stderr, flush=True)
+
+    def scan_total(self, total: int) -> None:
+        if self.progress is not None:
+            self.scan_task = self.progress.add_task("scan", total=total, info="")
+        else:
+            print(f"[annotate] scanning {total} sequences", file=sys.stderr, flush=True)
+
+    def scanned(self, result) -> None:
+        if self.progress is not None and self.scan_task is not None:
+            self.progress.update(self.scan_task, advance=1, info=result.id)
+
+    def update(self, snap) -> None:
+        info = (f"seq {snap.sequences_done}/{snap.sequences_total}  {snap.frames_per_second:.1f} frames/s  "
+                f"ETA {clock(snap.eta_seconds)}  failures {snap.failures}")
+        if self.progress is not None:
+            if self.run_task is None:
+                self.run_task = self.progress.add_task("frames", total=snap.frames_total, info="")
+            self.progress.update(self.run_task, completed=snap.frames_done, info=info)
+            return
+        now = time.monotonic()
+        state = (snap.shards_done, snap.frames_done, snap.failures)
+        finished = snap.frames_done >= snap.frames_total
+        if state != self.last_state and (now - self.last_line >= self.every or finished):
+            self.last_line, self.last_state = now, state
+            print(f"[annotate] shards {snap.shards_done}/{snap.shards_total}  frames "
+                  f"{snap.frames_done}/{snap.frames_total}  {info}", file=sys.stderr, flush=True)
+
+
+@click.command("annotate")
+@dataset_options
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
+              help="Run folder: manifest.parquet, run.json, shards/, failures.jsonl. Re-run the same command "
+                   "to resume.")
+@click.option("--method", default=DEFAULT_METHOD, show_default=True,
+              help="Box-to-mask method: grabcut, filled-box, or network once trained weights exist.")
+@click.option("--method-option", "-O", "method_option", multiple=True, metavar="KEY=VALUE",
+              help="Option passed to the method's constructor, e.g. -O iterations=3 (repeatable).")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False),
+              help="Model weights for the method; their SHA-256 goes into run.json.")
+@click.option("--gpus", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Inference actors with one GPU each. 0, or a cluster without GPUs, runs inference on CPU.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="CPU shard workers (decode, crop, paste back, encode). Default: all CPUs of the cluster "
+                   "(minus one per GPU).")
+@click.option("--address", default=None,
+              help="Join an existing Ray cluster (e.g. 10.0.0.1:6379 or 'auto'); default: a local one.")
+@click.option("--shard-frames", type=click.IntRange(min=1), default=DEFAULT_SHARD_FRAMES, show_default=True,
+              help="Mask rows per shard (the unit of commit and resume). A longer video gets its own shard.")
+@click.option("--force", is_flag=True,
+              help="Accept a configuration different from OUT/run.json: the old results are moved to "
+                   "OUT/superseded/<time>/ (not deleted) and the run starts over.")
+def command(dataset, root, split, every, max_frames, sequences, out, method, method_option, weights, gpus,
+            workers, address, shard_frames, force):
+    """Turn a dataset's boxes into masks, sharded and resumable, on Ray.
+
+    \b
+    Writes OUT/shards/<id>.parquet (one row per sequence, track and frame: RLE,
+    size, source box, mask box, score, visibility), OUT/manifest.parquet,
+    OUT/run.json and OUT/failures.jsonl. Every file is written atomically: after a
+    crash, run the same command again and only unfinished shards are redone.
+    `box2mask status OUT` summarises a run, from any machine that sees OUT.
+    """
+    from box2mask.errors import Box2MaskError
+    from pipelines.annotate import AnnotateConfig, annotate
+    from pipelines.annotate.stages import InfrastructureError
+
+    try:
+        config = AnnotateConfig(
+            dataset=dataset, root=Path(root), out=Path(out), split=split, every=every, max_frames=max_frames,
+            sequences=tuple(parse_sequences(sequences)) if sequences else None,
+            method=method, method_options=parse_method_options(method_option),
+            weights=Path(weights) if weights else None, shard_frames=shard_frames)
+    except Box2MaskError as exc:
+        fail(str(exc))
+    try:
+        with Display() as display:
+            summary = annotate(config, gpus=gpus, workers=workers, address=address, force=force,
+                               on_message=display.message, on_progress=display.update,
+                               on_scan_total=display.scan_total, on_scan=display.scanned)
+    except InfrastructureError as exc:
+        fail(str(exc), "check the Ray cluster (`ray status`) and that box2mask is installed on every node")
+    except Box2MaskError as exc:
+        fail(str(exc))
+    except OSError as exc:  # disk full, permissions: name the path
+        fail(f"cannot read or write {exc.filename or config.out}: {exc.strerror or exc}")
+    show_summary(summary)
+    if not summary.complete:
+        raise SystemExit(1)
+
+
+def show_summary(summary) -> None:
+    table = Table(show_header=False, box=None, padding=(0, 2), title="annotate summary", title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("shards", f"{summary.shards_total} total: {summary.shards_skipped} already done, "
+                            f"{summary.shards_committed} committed now, {len(summary.failed_shards)} failed")
+    table.add_row("frames", f"{summary.rows_written} written now of {summary.frames_total} planned "
+                            f"({summary.frames_per_second:.1f} frames/s over {summary.work_seconds:.1f} s of work; "
+                            f"{summary.seconds:.1f} s in all)")
+    table.add_row("workers", f"{summary.workers} CPU worker(s), {summary.infer_actors} inference actor(s), "
+                             f"{len(summary.nodes)} node(s) used")
+    table.add_row("failed sequences", str(summary.failed_sequences))
+    console.print(table)
+    out = summary.out
+    console.print(f"masks:    {out / 'shards'}/")
+    console.print(f"run:      {out / 'run.json'}")
+    console.print(f"manifest: {out / 'manifest.parquet'}")
+    if summary.failed_sequences:
+        console.print(f"[yellow]failures:[/] {out / 'failures.jsonl'} ({summary.failed_sequences} sequences)")
+    if summary.superseded:
+        console.print(f"previous results: {summary.superseded}")
+    if summary.complete:
+        console.print(f"next:     box2mask status {out}   |   box2mask export {out} --format coco")
+    else:
+        console.print(f"[red]incomplete:[/] shards {', '.join(summary.failed_shards) or '?'} failed; "
+                      "run the same command again to retry them")

@@ -1,0 +1,28 @@
+"""``box2mask report``: a static HTML quality report of a run."""
+
+from __future__ import annotations
+
+import click
+
+from box2mask.errors import Box2MaskError
+from cli.progress import console, fail
+
+
+@click.command("report")
+@click.argument("out", type=click.Path(exists=True, file_okay=False))
+@click.option("--dest", type=click.Path(), default=None, help="HTML file or folder (default OUT/report.html).")
+@click.option("--best", type=click.IntRange(min=0), default=4, show_default=True, help="Best sequences to picture.")
+@click.option("--worst", type=click.IntRange(min=0), default=4, show_default=True, help="Worst sequences to picture.")
+@click.option("--frames", type=click.IntRange(min=1), default=6, show_default=True, help="Thumbnails per sequence.")
+@click.option("--eval", "eval_json", type=click.Path(dir_okay=False), default=None,
+              help="eval.json from `box2mask eval` to show J beside QA (default OUT/eval.json if present).")
+def command(out, dest, best, worst, frames, eval_json):
+    """Write one self-contained HTML file: QA histograms, best and worst sequences, worst masks, a table."""
+    from pipelines.report import report
+
+    try:
+        path = report(out, dest, best=best, worst=worst, frames=frames, eval_json=eval_json,
+                      on_warning=lambda m: console.print(f"[yellow]warning[/] {m}"))
+    except (Box2MaskError, OSError, ValueError) as exc:
+        fail(str(exc), "is OUT a run folder written by `box2mask annotate`?")
+    console.print(f"report: {path}")

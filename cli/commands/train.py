@@ -1,0 +1,87 @@
+"""``box2mask train``: train the video box-to-mask network from boxes only."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from box2mask.errors import Box2MaskError
+from cli.progress import console, fail, track
+
+LOSSES = ("projection", "pairwise", "affinity", "temporal")
+
+
+@click.command("train")
+@click.option("--data", "data", multiple=True, required=True, metavar="NAME:ROOT[:WEIGHT]",
+              help="A training source, e.g. got10k:/data/GOT-10k/train or lasot:/data/LaSOT:0.5 (repeatable). "
+                   "Only boxes are read.")
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
+              help="Run folder: checkpoint.pt, train_log.jsonl, and the exported weights.")
+@click.option("--iterations", type=click.IntRange(min=1), default=20_000, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=4, show_default=True, help="Clips per step.")
+@click.option("--frames", type=click.IntRange(min=1), default=3, show_default=True, help="Frames per clip (T).")
+@click.option("--crop-size", type=click.IntRange(min=64), default=192, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--losses", default=",".join(LOSSES), show_default=True,
+              help="Loss terms to use (projection is always on): projection,pairwise,affinity,temporal.")
+@click.option("--warmup", type=click.IntRange(min=0), default=None,
+              help="Warm-up iterations of the pairwise/affinity/temporal terms (default: 1/4 of --iterations).")
+@click.option("--motion-cache", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Output folder of `box2mask motion` to read motion maps from (else computed on the fly).")
+@click.option("--sequences", default=None, help="Comma-separated sequence ids to train on (default: all).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=250, show_default=True)
+@click.option("--resume/--restart", default=True, show_default=True,
+              help="Continue from OUT/checkpoint.pt when it exists.")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the trained weights (default OUT/weights.pt).")
+def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup, motion_cache, sequences, device,
+            seed, checkpoint_every, resume, export_path):
+    """Train the video box-to-mask network on box-annotated datasets.
+
+    No mask is read: the losses use only the boxes, the frames' colours and
+    their motion.  Progress shows the loss terms; logs go to OUT/train_log.jsonl
+    and a checkpoint is written every --checkpoint-every steps, so an
+    interrupted run continues where it stopped.
+    """
+    from box2mask.losses import LossWeights
+    from box2mask.training.clips import ClipConfig
+    from box2mask.training.trainer import TrainConfig
+    from pipelines.train import DataSource, export_weights, train
+
+    chosen = {t.strip() for t in losses.split(",") if t.strip()}
+    unknown = chosen - set(LOSSES)
+    if unknown:
+        fail(f"unknown loss term(s) {', '.join(sorted(unknown))}", f"choose from {', '.join(LOSSES)}")
+    try:
+        sources = [DataSource.parse(spec) for spec in data]
+    except Box2MaskError as exc:
+        fail(str(exc))
+    if sequences:
+        ids = tuple(s.strip() for s in sequences.split(",") if s.strip())
+        sources = [replace(s, sequences=ids) for s in sources]
+    weights = LossWeights(**{t: (1.0 if t in chosen or t == "projection" else 0.0) for t in LOSSES},
+                          warmup_length=warmup if warmup is not None else iterations // 4)
+    config = TrainConfig(iterations=iterations, batch=batch, lr=lr, seed=seed, checkpoint_every=checkpoint_every,
+                         losses=weights, clip=ClipConfig(frames=frames, crop_size=crop_size))
+    with track("train", iterations) as progress:
+        def on_start(trainer):
+            if trainer.iteration:
+                console.print(f"resuming at iteration {trainer.iteration}")
+                progress.advance(trainer.iteration)
+
+        def on_log(log):
+            shown = " ".join(f"{k[:4]}={log[k]:.3f}" for k in LOSSES if k in log)
+            progress.advance(1, extra=f"{shown} total={log['total']:.3f}")
+
+        try:
+            trainer = train(sources, Path(out), config, motion_cache=Path(motion_cache) if motion_cache else None,
+                            device=device, resume=resume, on_log=on_log, on_start=on_start,
+                            on_problem=lambda p: console.print(f"[yellow]skipped[/] {p}"))
+        except (Box2MaskError, ValueError) as exc:
+            fail(str(exc))
+    path = export_weights(trainer, export_path or Path(out) / "weights.pt", sources=sources)
+    console.print(f"weights: {path}\nlog: {trainer.log_path}")

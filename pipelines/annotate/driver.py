@@ -1,0 +1,351 @@
+"""The annotate driver: plan, skip what is committed, keep shards flowing, commit results.
+
+::
+
+    lock OUT -> check / write run.json -> manifest (scan once) -> plan shards
+      -> skip shards whose file exists -> Ray: shard workers (CPU) [-> inference actors (GPU)]
+      -> per finished shard: commit (failures, shard file, stats)
+
+The driver holds at most ``shards_per_worker`` shards per worker in flight, so
+a crash loses only those; everything committed stays, and the next run with the
+same command picks up the rest.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pyarrow as pa
+
+from box2mask import __version__
+from box2mask.datasets.manifest import ScanResult, read_manifest
+from box2mask.runs import RunInfo, RunPaths
+from box2mask.shards import shard_paths
+from pipelines.annotate import ray_runtime as rt
+from pipelines.annotate.commit import (
+    FailureLog,
+    commit_shard,
+    progress_dir,
+    remove_temporaries,
+    standing_failures,
+    supersede,
+)
+from pipelines.annotate.config import (
+    AnnotateConfig,
+    ConfigError,
+    check_method,
+    config_differences,
+    fingerprint,
+    sha256_file,
+)
+from pipelines.annotate.lock import RunLock
+from pipelines.annotate.plan import ShardSpec, plan_shards
+from pipelines.annotate.stages import InfrastructureError
+from pipelines.scan import save_manifest, scan_dataset
+
+# A shard whose worker process is lost for good (after Ray's own restarts) is
+# put back in the queue this many times before it is recorded as failed.
+MAX_SHARD_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class ProgressSnapshot:
+    """Where the run stands; ``frames`` are mask rows, i.e. (track, annotated frame) pairs."""
+
+    shards_total: int
+    shards_done: int
+    shards_failed: int
+    sequences_total: int
+    sequences_done: int
+    frames_total: int
+    frames_done: int
+    frames_session: int      # finished by this invocation (committed + partial in running shards)
+    failures: int            # failed or invalid sequences known so far
+    elapsed: float           # seconds since this invocation started working on shards
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames_session / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        rate = self.frames_per_second
+        return (self.frames_total - self.frames_done) / rate if rate > 0 else None
+
+
+@dataclass
+class AnnotateSummary:
+    out: Path
+    shards_total: int
+    shards_skipped: int                      # already committed when this run started
+    shards_committed: int                    # committed by this run
+    failed_shards: list[str]
+    failed_sequences: int                    # in failures.jsonl (this and earlier runs, incl. invalid)
+    frames_total: int
+    rows_written: int                        # rows committed by this run
+    seconds: float                           # the whole call: lock, scan, Ray start, shards
+    work_seconds: float = 0.0                # from the first shard sent to the last committed
+    nodes: set[str] = field(default_factory=set)
+    workers: int = 0
+    infer_actors: int = 0
+    superseded: Path | None = None
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed_shards and self.shards_skipped + self.shards_committed == self.shards_total
+
+    @property
+    def frames_per_second(self) -> float:
+        """Rows committed per second of shard processing (Ray start-up and the scan excluded)."""
+        return self.rows_written / self.work_seconds if self.work_seconds > 0 else 0.0
+
+
+def _noop(*_args) -> None:
+    return None
+
+
+def annotate(config: AnnotateConfig, *, gpus: int = 0, workers: int | None = None, address: str | None = None,
+             force: bool = False, infer_actors: int | None = None,
+             on_message: Callable[[str], None] | None = None,
+             on_progress: Callable[[ProgressSnapshot], None] | None = None,
+             on_scan_total: Callable[[int], None] | None = None,
+             on_scan: Callable[[ScanResult], None] | None = None,
+             progress_every: float = 0.5) -> AnnotateSummary:
+    """Annotate ``config`` into ``config.out``, resuming what a previous run left.
+
+    ``gpus``: inference actors with one GPU each (0 or no GPU in the cluster:
+    inference runs inside the CPU workers).  ``workers``: CPU shard workers
+    (default: what the cluster offers).  ``address``: an existing Ray cluster.
+    ``force``: accept a configuration that differs from ``run.json``; the old
+    results are moved to ``OUT/superseded/<time>/``, never mixed or deleted.
+    """
+    say = on_message or _noop
+    check_method(config)
+    weights_sha = sha256_file(config.weights) if config.weights is not None else None
+    wanted = fingerprint(config, weights_sha)
+    paths = RunPaths(config.out)
+    t_start = time.perf_counter()
+    with RunLock(config.out, on_message=say):
+        superseded, resumed = _prepare_folder(paths, config, wanted, weights_sha, force=force, say=say)
+        manifest = _manifest(paths, config, resumed=resumed, on_scan_total=on_scan_total, on_scan=on_scan)
+        plan = plan_shards(manifest, config.shard_frames)
+        failures = FailureLog(paths.failures)
+        failures.record(_invalid_sequences(manifest))
+        removed = remove_temporaries(paths)
+        if removed:
+            say(f"removed {removed} half-written file(s) left by an interrupted run")
+        todo = [s for s in plan if not paths.shard(s.shard_id).exists()]
+        _check_foreign_shards(paths, plan)
+        summary = AnnotateSummary(out=config.out, shards_total=len(plan), shards_skipped=len(plan) - len(todo),
+                                  shards_committed=0, failed_shards=[], failed_sequences=0,
+                                  frames_total=sum(s.rows for s in plan), rows_written=0, seconds=0.0,
+                                  superseded=superseded)
+        if summary.shards_skipped:
+            say(f"resuming: {summary.shards_skipped} of {len(plan)} shards already committed, {len(todo)} to do")
+        if todo:
+            _run_on_ray(config, plan, todo, paths, failures, summary, gpus=gpus, workers=workers, address=address,
+                        infer_actors=infer_actors, say=say, on_progress=on_progress or _noop,
+                        progress_every=progress_every)
+        else:
+            say("nothing to do: every shard is committed")
+        committed = {s.shard_id for s in plan if paths.shard(s.shard_id).exists()}
+        summary.failed_sequences = len({f.get("sequence") for f in standing_failures(failures.entries, committed)})
+    summary.seconds = time.perf_counter() - t_start
+    return summary
+
+
+# -- the run folder ------------------------------------------------------------------------------
+
+def _prepare_folder(paths: RunPaths, config: AnnotateConfig, wanted: dict, weights_sha: str | None, *,
+                    force: bool, say: Callable[[str], None]) -> tuple[Path | None, bool]:
+    """Check ``run.json`` against this configuration; returns (superseded folder, resuming?)."""
+    superseded = None
+    if paths.run_json.is_file():
+        stored = RunInfo.load(paths.run_json)
+        diffs = config_differences(stored.config, wanted)
+        if not diffs:
+            return None, True
+        if not force:
+            raise ConfigError(
+                f"{paths.root} holds a run with a different configuration:\n  " + "\n  ".join(diffs) +
+                "\nRe-run with the same options to resume it, choose another --out, or add --force to start "
+                f"over here (the old results are moved to {paths.root / 'superseded'}/<time>/, not deleted).")
+        superseded = supersede(paths)
+        say(f"--force: configuration changed; previous results moved to {superseded}")
+    elif shard_paths(paths.root) or progress_dir(paths).is_dir():
+        if not force:
+            raise ConfigError(f"{paths.root} holds shards but no run.json, so its configuration is unknown; "
+                              "choose another --out, or add --force to move them aside and start over")
+        superseded = supersede(paths)
+        say(f"--force: previous results moved to {superseded}")
+    info = RunInfo(dataset=config.dataset, root=str(config.root), version=__version__, method=config.method,
+                   weights_sha256=weights_sha, split=config.split, config=wanted)
+    info.save(paths.run_json)
+    # A manifest from `box2mask scan` or an older run may use other sampling: scan again.
+    return superseded, False
+
+
+def _manifest(paths: RunPaths, config: AnnotateConfig, *, resumed: bool, on_scan_total, on_scan) -> pa.Table:
+    """The run's manifest: scanned once, then reused, so the shard plan never moves under a resume."""
+    if resumed and paths.manifest.is_file():
+        return read_manifest(paths.manifest)
+    table = scan_dataset(config.dataset, config.root, split=config.split, every=config.every,
+                         max_frames=config.max_frames, ids=list(config.sequences) if config.sequences else None,
+                         on_total=on_scan_total, on_sequence=on_scan)
+    save_manifest(table, paths.root)
+    return table
+
+
+def _invalid_sequences(manifest: pa.Table) -> list[dict]:
+    return [{"shard": None, "sequence": r["id"], "stage": "scan", "error": "; ".join(r["errors"]) or "invalid"}
+            for r in manifest.select(["id", "status", "errors"]).to_pylist() if r["status"] != "ok"]
+
+
+def _check_foreign_shards(paths: RunPaths, plan: list[ShardSpec]) -> None:
+    known = {s.shard_id for s in plan}
+    foreign = [p.name for p in shard_paths(paths.root) if p.stem not in known]
+    if foreign:
+        raise ConfigError(f"{paths.shards} holds shard files this run's plan does not know "
+                          f"({', '.join(foreign[:5])}...); the folder was changed by hand or by another tool")
+
+
+# -- the Ray part --------------------------------------------------------------------------------
+
+def _run_on_ray(config: AnnotateConfig, plan: list[ShardSpec], todo: list[ShardSpec], paths: RunPaths,
+                failures: FailureLog, summary: AnnotateSummary, *, gpus: int, workers: int | None,
+                address: str | None, infer_actors: int | None, say: Callable[[str], None],
+                on_progress: Callable[[ProgressSnapshot], None], progress_every: float) -> None:
+    started_ray = rt.connect(address)
+    actors: list = []
+    try:
+        res = rt.plan_resources(gpus=gpus, workers=workers, infer_actors=infer_actors, warn=say)
+        summary.workers, summary.infer_actors = res.workers, res.infer_actors
+        mode = (f"{res.infer_actors} inference actor(s) with {res.gpus_per_infer} GPU each"
+                if res.infer_actors else "inference inside the CPU workers")
+        say(f"Ray: {res.nodes} node(s), {res.cluster_cpus} CPUs, {res.cluster_gpus} GPUs; "
+            f"{res.workers} shard worker(s), {mode}")
+        options = config.method_kwargs()
+        token = uuid.uuid4().hex[:12]
+        board = rt.start_board(token)
+        actors.append(board)
+        infer = [rt.start_infer_actor(res, config.method, options, run_token=token, index=k)
+                 for k in range(res.infer_actors)]
+        actors.extend(infer)
+        if infer:
+            rt.wait_ready(infer, what="inference actors", on_message=say)
+        setup = {"dataset": config.dataset, "root": str(config.root), "split": config.split,
+                 "method": config.method, "options": options, "window": config.window}
+
+        def new_worker(i: int):
+            infer_name = rt.actor_name("infer", token, i % len(infer)) if infer else None
+            return rt.start_shard_worker(setup, infer_name=infer_name, board_name=rt.actor_name("board", token))
+
+        pool = [new_worker(i) for i in range(res.workers)]
+        actors.extend(pool)
+        rt.wait_ready(pool, what="shard workers", on_message=say)
+        _loop(plan, todo, paths, failures, summary, pool, new_worker, board, actors, say, on_progress,
+              progress_every)
+    finally:
+        if not started_ray:  # a shared Ray (tests, notebooks): free what we took
+            for actor in actors:
+                rt.kill(actor)
+        rt.disconnect(started_ray)
+
+
+def _loop(plan, todo, paths, failures, summary, pool, new_worker, board, actors, say, on_progress,
+          progress_every) -> None:
+    rows_of = {s.shard_id: s.rows for s in plan}
+    committed = {s.shard_id for s in plan} - {s.shard_id for s in todo}
+    seqs_done = sum(len(s.sequences) for s in plan if s.shard_id in committed)
+    queue: deque[ShardSpec] = deque(todo)
+    in_flight: dict = {}                      # ref -> (spec, worker index, actor handle)
+    load = [0] * len(pool)
+    attempts: Counter[str] = Counter()
+    t0 = time.perf_counter()
+    session_rows = 0
+    last_emit = 0.0
+    partial: dict[str, int] = {}
+    board_ref = None
+
+    def fill() -> None:
+        for i, actor in enumerate(pool):
+            while load[i] < rt.OPTIONS.shards_per_worker and queue:
+                spec = queue.popleft()
+                in_flight[actor.run.remote(spec)] = (spec, i, actor)
+                load[i] += 1
+
+    def emit(force_now: bool = False) -> None:
+        nonlocal last_emit
+        now = time.perf_counter()
+        if not force_now and now - last_emit < progress_every:
+            return
+        last_emit = now
+        running = sum(v for k, v in partial.items() if k not in committed)
+        on_progress(ProgressSnapshot(
+            shards_total=len(plan), shards_done=len(committed), shards_failed=len(summary.failed_shards),
+            sequences_total=sum(len(s.sequences) for s in plan), sequences_done=seqs_done,
+            frames_total=summary.frames_total, frames_done=sum(rows_of[k] for k in committed) + running,
+            frames_session=session_rows + running,
+            failures=len({f.get("sequence") for f in standing_failures(failures.entries, committed)}),
+            elapsed=now - t0))
+
+    emit(force_now=True)
+    while queue or in_flight:
+        fill()
+        ready, _ = rt.wait_any(list(in_flight), timeout=progress_every)
+        for ref in ready:
+            spec, i, actor = in_flight.pop(ref)
+            load[i] -= 1
+            try:
+                result = rt.fetch(ref)
+            except Exception as exc:  # noqa: BLE001 - every failure is recorded or retried below
+                lost = rt.is_lost_actor(exc) or isinstance(exc, InfrastructureError)
+                attempts[spec.shard_id] += 1
+                if lost and attempts[spec.shard_id] < MAX_SHARD_ATTEMPTS:
+                    say(f"shard {spec.shard_id}: worker lost ({_first_line(exc)}); retrying")
+                    queue.appendleft(spec)
+                    if pool[i] is actor and rt.is_lost_actor(exc):
+                        pool[i] = new_worker(i)
+                        actors.append(pool[i])
+                    continue
+                summary.failed_shards.append(spec.shard_id)
+                failures.record({"shard": spec.shard_id, "sequence": sid, "stage": "worker",
+                                 "error": _first_line(exc)} for sid in spec.sequence_ids)
+                say(f"shard {spec.shard_id} failed: {_first_line(exc)} (re-run to retry it)")
+                continue
+            commit_shard(paths, failures, shard_id=spec.shard_id, rows=result.rows,
+                         sequence_failures=result.failures, stats={**result.stats, "attempts": attempts[spec.shard_id] + 1})
+            board.forget.remote(spec.shard_id)
+            committed.add(spec.shard_id)
+            seqs_done += len(spec.sequences)
+            session_rows += spec.rows
+            summary.shards_committed += 1
+            summary.rows_written += len(result.rows)
+            summary.nodes.add(result.stats.get("node_id", "?"))
+            for failure in result.failures:
+                say(f"{failure['sequence']}: failed at {failure['stage']}: {failure['error']}")
+        if board_ref is None:
+            board_ref = board.snapshot.remote()
+        else:
+            done, _ = rt.wait_any([board_ref], timeout=0)
+            if done:
+                try:
+                    partial = rt.fetch(board_ref)
+                except Exception:  # noqa: BLE001 - progress is best effort
+                    partial = {}
+                board_ref = None
+        emit()
+    summary.work_seconds = time.perf_counter() - t0
+    emit(force_now=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    lines = [ln for ln in text if ln.strip()]
+    # Ray wraps task errors in a traceback; the last line holds the original error.
+    return (lines[-1] if lines else type(exc).__name__)[:500]

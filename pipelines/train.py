@@ -1,0 +1,158 @@
+"""The training job: datasets (boxes only) -> clip sampler -> trainer -> checkpoints and weights.
+
+Sequences come from the dataset readers as :class:`~box2mask.structures.Sequence`
+objects, which carry frames and boxes and nothing else, so a mask cannot reach
+the losses whatever the source.  Motion for the affinity loss is read from a
+cache written by ``box2mask motion`` (``DIR/<sequence>/<frame stem>.png``) or
+computed on the fly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from collections import OrderedDict
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from box2mask.datasets import open_dataset
+from box2mask.datasets.manifest import scan
+from box2mask.errors import Box2MaskError
+from box2mask.structures import Problem, Sequence
+from box2mask.training.clips import ClipSampler, MotionSource
+from box2mask.training.trainer import TrainConfig, Trainer
+
+
+MASK_DATASETS = {"davis"}
+"""Layouts whose boxes are derived from masks: evaluation data, refused for training."""
+
+
+@dataclass(frozen=True)
+class DataSource:
+    dataset: str
+    root: Path
+    weight: float = 1.0
+    split: str | None = None
+    sequences: tuple[str, ...] | None = None
+
+    @classmethod
+    def parse(cls, spec: str) -> "DataSource":
+        """``NAME:ROOT[:WEIGHT]``, e.g. ``lasot:/data/LaSOT:0.5``."""
+        name, sep, rest = spec.partition(":")
+        if not sep or not rest:
+            raise Box2MaskError(f"--data {spec!r}: expected NAME:ROOT[:WEIGHT], e.g. got10k:/data/GOT-10k/train")
+        root, weight = rest, 1.0
+        head, sep, tail = rest.rpartition(":")
+        if sep:
+            try:
+                weight = float(tail)
+                root = head
+            except ValueError:
+                pass
+        return cls(name, Path(root), weight)
+
+    def __post_init__(self) -> None:
+        if self.dataset in MASK_DATASETS:
+            raise Box2MaskError(
+                f"{self.dataset!r} folders hold masks and are for evaluation only; training reads boxes only. "
+                "Give the boxes in a box-only layout (got10k, lasot or folder; see docs/formats.md)")
+
+
+def load_sources(sources: list[DataSource], *,
+                 on_problem: Callable[[Problem], None] | None = None) -> list[tuple[list[Sequence], float]]:
+    """Read every source; invalid sequences are reported through ``on_problem`` and skipped."""
+    pools = []
+    for source in sources:
+        reader = open_dataset(source.dataset, source.root, split=source.split)
+        ids = list(source.sequences) if source.sequences else None
+        seqs = []
+        for result in scan(reader, ids):
+            if result.sequence is None:
+                for p in result.problems:
+                    if on_problem:
+                        on_problem(p)
+                continue
+            if any(t.visible.any() for t in result.sequence.tracks):
+                seqs.append(result.sequence)
+        pools.append((seqs, source.weight))
+    return pools
+
+
+def cached_motion(folder: Path) -> MotionSource:
+    """Motion maps from a ``box2mask motion`` output folder (``None`` where a map is missing)."""
+    from box2mask.motion.output import read_map_png
+
+    def source(sequence: Sequence, frame: int) -> np.ndarray | None:
+        path = folder / sequence.id / f"{sequence.frame_stem(frame)}.png"
+        return read_map_png(path) if path.is_file() else None
+
+    return source
+
+
+def live_motion(cache_size: int = 512) -> MotionSource:
+    """Motion maps computed when first asked for (full configuration), kept in a small cache."""
+    from box2mask.motion.stream import motion_maps
+
+    cache: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+
+    def compute(sequence: Sequence, frame: int) -> np.ndarray:
+        key = (sequence.id, frame)
+        if key not in cache:
+            cache[key] = next(iter(motion_maps(sequence, indices=[frame]))).map
+            while len(cache) > cache_size:
+                cache.popitem(last=False)
+        return cache[key]
+
+    return compute
+
+
+def train(sources: list[DataSource], out: Path | str, config: TrainConfig, *, motion_cache: Path | None = None,
+          live_motion_maps: bool = True, device: str = "auto", resume: bool = True,
+          on_log: Callable[[dict], None] | None = None, on_problem: Callable[[Problem], None] | None = None,
+          on_start: Callable[[Trainer], None] | None = None) -> Trainer:
+    """Run (or resume) a training job; returns the trainer at the end."""
+    import torch
+
+    pools = load_sources(sources, on_problem=on_problem)
+    if not any(seqs for seqs, _ in pools):
+        raise Box2MaskError("no usable training sequence (every source was empty or invalid)")
+    needs_motion = config.losses.affinity > 0
+    motion: MotionSource | None = None
+    if needs_motion:
+        motion = cached_motion(Path(motion_cache)) if motion_cache else (live_motion() if live_motion_maps else None)
+    if motion is None and needs_motion:
+        config = replace(config, losses=replace(config.losses, affinity=0.0))
+    sampler = ClipSampler(pools, config.clip, motion=motion, seed=config.seed)
+    resolved = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    trainer = Trainer(config, sampler, out, device=resolved)
+    if resume:
+        trainer.resume()
+    if on_start:
+        on_start(trainer)
+    trainer.run(on_log=on_log)
+    return trainer
+
+
+def export_weights(trainer: Trainer, path: Path | str, *, sources: list[DataSource], inference=None,
+                   extra: dict | None = None) -> Path:
+    """Write shippable weights (trained part + inference defaults + how they were made)."""
+    import platform
+
+    import torch
+
+    from box2mask import __version__
+    from box2mask.model.predictor import InferenceConfig, save_weights
+
+    metadata = {
+        "box2mask_version": __version__,
+        "iterations": trainer.iteration,
+        "train_config": trainer.config.to_dict(),
+        "sources": [{"dataset": s.dataset, "root": str(s.root), "weight": s.weight,
+                     "sequences": list(s.sequences) if s.sequences else None} for s in sources],
+        "supervision": "boxes only (projection, colour pairwise, motion-aware affinity, temporal losses)",
+        "device": str(trainer.device), "torch": str(torch.__version__), "machine": platform.platform(),
+        **(extra or {}),
+    }
+    save_weights(path, trainer.net, inference or InferenceConfig(), metadata)
+    return Path(path)

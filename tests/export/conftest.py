@@ -1,0 +1,1 @@
+from tests.runfixtures import folder_run, synthetic_run  # noqa: F401

@@ -1,0 +1,150 @@
+"""Processes for the pipeline tests: run the CLI, find and stop exactly what a test started.
+
+Every process a test starts gets a unique ``BOX2MASK_TEST_MARK`` in its
+environment; Ray's daemons and workers inherit it, so ``/proc/<pid>/environ``
+tells ours apart from anyone else's, and only those are ever signalled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from box2mask.shards import iter_rows
+
+REPO = Path(__file__).resolve().parents[2]
+BOX2MASK = [sys.executable, "-m", "cli.main"]
+MARK = "BOX2MASK_TEST_MARK"
+
+
+def short_tmp(prefix: str = "b2m") -> Path:
+    """A short folder under /tmp: Ray's socket paths must stay under 107 characters."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
+def marked_env(token: str, ray_tmp: Path | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({MARK: token, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
+                "PYTHONPATH": str(REPO)})
+    if ray_tmp is not None:
+        env["RAY_TMPDIR"] = str(ray_tmp)
+    return env
+
+
+def marked_pids(token: str) -> list[int]:
+    """Live processes carrying ``MARK=token`` (zombies have an empty environ and drop out)."""
+    needle = f"{MARK}={token}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def stop_marked(token: str, *, grace: float = 5.0) -> None:
+    """SIGTERM our marked processes, then SIGKILL what is left after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        pids = marked_pids(token)
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + wait
+        while marked_pids(token) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    left = marked_pids(token)
+    assert not left, f"processes of this test still alive: {[cmdline(p) for p in left]}"
+
+
+def wait_gone(token: str, timeout: float = 20.0) -> list[int]:
+    """Wait for every marked process to exit on its own; returns the ones still alive."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not marked_pids(token):
+            return []
+        time.sleep(0.1)
+    return marked_pids(token)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def annotate_args(root: Path, out: Path, *extra: str) -> list[str]:
+    return [*BOX2MASK, "annotate", "--dataset", "got10k", "--root", str(root), "--out", str(out), *extra]
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Start ``args`` in its own session (so its process group can be killed as a whole)."""
+    fh = open(log, "ab")
+    return subprocess.Popen(args, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def run(args: list[str], env: dict[str, str], log: Path, timeout: float = 180.0) -> int:
+    proc = start(args, env, log)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise AssertionError(f"{' '.join(args)} did not finish in {timeout} s; log:\n{log.read_text()[-3000:]}")
+
+
+def committed(out: Path) -> int:
+    folder = out / "shards"
+    return sum(1 for p in folder.glob("*.parquet") if not p.name.startswith(".")) if folder.is_dir() else 0
+
+
+def wait_for(predicate, proc: subprocess.Popen | None, timeout: float, poll: float = 0.01) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        if proc is not None and proc.poll() is not None:
+            return predicate()
+        time.sleep(poll)
+    return False
+
+
+def rows_of(out: Path) -> list[tuple]:
+    """Every shard row as a sorted tuple of (column, value): comparable across runs."""
+    rows = [tuple(sorted((k, json.dumps(v)) for k, v in r.items())) for r in iter_rows(out)]
+    return sorted(rows)
+
+
+def keys_of(out: Path) -> list[tuple]:
+    return [(r["sequence"], r["track_id"], r["frame_index"])
+            for r in iter_rows(out, columns=["sequence", "track_id", "frame_index"])]
+
+
+def coco_export(out: Path, dest: Path) -> dict:
+    """The run exported as COCO (what users consume), with the export's duplicate check."""
+    from box2mask.export import export_run
+
+    stats = export_run(out, "coco", dest)
+    assert not stats.duplicates, f"export found duplicated rows: {stats.duplicates[:5]}"
+    data = json.loads(dest.read_text())
+    return {"images": data["images"], "annotations": data["annotations"], "videos": data["videos"]}

@@ -1,0 +1,104 @@
+"""Training from boxes only: no mask file is ever opened, checkpoints resume exactly."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from box2mask.errors import Box2MaskError
+from box2mask.losses import LossWeights
+from box2mask.training.clips import ClipConfig, ClipSampler
+from box2mask.training.trainer import TrainConfig, Trainer
+from box2mask.model.network import NetworkConfig
+from pipelines.train import DataSource, load_sources, train
+
+TINY = TrainConfig(iterations=2, batch=1, checkpoint_every=1,
+                   losses=LossWeights(warmup_length=1),
+                   clip=ClipConfig(frames=2, crop_size=64),
+                   network=NetworkConfig(feat_dim=16, channels=4, encoder_width=8, decoder_width=8))
+
+
+class FileAudit:
+    """Records every path opened by Python (audit hook) and by OpenCV's imread."""
+
+    def __init__(self, monkeypatch):
+        self.paths: list[str] = []
+        sys.addaudithook(self._hook)
+        real = cv2.imread
+
+        def imread(path, *args):
+            self.paths.append(str(path))
+            return real(path, *args)
+
+        monkeypatch.setattr(cv2, "imread", imread)
+        self.active = True
+
+    def _hook(self, event, args):
+        if getattr(self, "active", False) and event == "open" and isinstance(args[0], (str, bytes, Path)):
+            self.paths.append(str(args[0]))
+
+
+def test_training_path_never_opens_a_mask_file(synthetic_got10k, tmp_path, monkeypatch):
+    truth = synthetic_got10k.parent / "truth"
+    assert any(truth.rglob("*.png")), "the fixture must have mask files beside the frames"
+    audit = FileAudit(monkeypatch)
+    try:
+        trainer = train([DataSource("got10k", synthetic_got10k)], tmp_path / "run", TINY, device="cpu")
+    finally:
+        audit.active = False
+    assert trainer.iteration == 2
+    opened = [Path(p).resolve() for p in audit.paths]
+    frames = [p for p in opened if p.suffix == ".jpg"]
+    assert frames, "the audit saw no frame being read: it is not working"
+    leaked = [p for p in opened if truth.resolve() in p.parents or p.suffix == ".png" and "motion" not in p.parts]
+    assert not leaked, f"training opened mask files: {leaked[:3]}"
+
+
+def test_training_refuses_mask_datasets(davis_root):
+    with pytest.raises(Box2MaskError, match="evaluation only"):
+        DataSource.parse(f"davis:{davis_root}")
+
+
+def test_sequences_reaching_training_carry_no_masks(synthetic_got10k):
+    (pool, _), = load_sources([DataSource("got10k", synthetic_got10k)])
+    for seq in pool:
+        fields = set(vars(seq)) | {k for t in seq.tracks for k in vars(t)}
+        assert not any("mask" in f for f in fields)
+    clip = ClipSampler([(pool, 1.0)], ClipConfig(frames=2, crop_size=64)).sample()
+    assert set(clip) == {"images", "boxes", "valid", "motion", "has_motion"}
+    assert clip["images"].shape == (2, 64, 64, 3) and set(np.unique(clip["boxes"])) <= {0.0, 1.0}
+
+
+def test_resume_continues_exactly(synthetic_got10k, tmp_path):
+    (pool, _), = load_sources([DataSource("got10k", synthetic_got10k)])
+
+    def make(out, iterations):
+        config = replace(TINY, iterations=iterations, losses=replace(TINY.losses, affinity=0.0))
+        return Trainer(config, ClipSampler([(pool, 1.0)], config.clip, seed=config.seed), out)
+
+    straight = make(tmp_path / "a", 3)
+    straight.run()
+    first = make(tmp_path / "b", 2)
+    first.run()
+    second = make(tmp_path / "b", 3)
+    assert second.resume() and second.iteration == 2
+    second.run()
+    for key, value in straight.net.trainable_state_dict().items():
+        torch.testing.assert_close(second.net.trainable_state_dict()[key], value)
+    lines = (tmp_path / "b" / "train_log.jsonl").read_text().splitlines()
+    assert len(lines) == 3  # one JSON line per step across both sessions
+
+
+def test_resume_refuses_a_different_configuration(synthetic_got10k, tmp_path):
+    (pool, _), = load_sources([DataSource("got10k", synthetic_got10k)])
+    config = replace(TINY, losses=replace(TINY.losses, affinity=0.0))
+    Trainer(config, ClipSampler([(pool, 1.0)], config.clip), tmp_path).run()
+    other = replace(config, lr=0.5)
+    with pytest.raises(ValueError, match="different training configuration"):
+        Trainer(other, ClipSampler([(pool, 1.0)], other.clip), tmp_path).resume()
