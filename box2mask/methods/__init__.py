@@ -13,7 +13,15 @@ from box2mask.methods.base import FrameMask, Method, run_method
 from box2mask.methods.filled_box import FilledBox
 from box2mask.methods.grabcut import GrabCut
 
+def _network(**options) -> Method:
+    """The video network (imported on first use: it pulls in torch)."""
+    from box2mask.model.predictor import NetworkMethod
+
+    return NetworkMethod(**options)
+
+
 METHODS: dict[str, Callable[..., Method]] = {
+    "network": _network,
     "filled-box": FilledBox,
     "grabcut": GrabCut,
 }

@@ -71,6 +71,7 @@ class GrabCut:
             return box_only
         mask = np.zeros(crop.shape[:2], dtype=np.uint8)
         bgd, fgd = np.zeros((1, 65)), np.zeros((1, 65))
+        cv2.setRNGSeed(0)  # GrabCut's k-means start is random: same frame, same mask, in any process
         try:
             cv2.grabCut(cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), mask, rect, bgd, fgd, self.iterations,
                         cv2.GC_INIT_WITH_RECT)

@@ -22,6 +22,7 @@ import torch
 from box2mask.crops import CropWindow, box_in_crop, extract, paste, square_window
 from box2mask.methods.base import FrameMask
 from box2mask.model.clips import plan_clips
+from box2mask.model.edges import refine_edges
 from box2mask.model.network import NetworkConfig, VideoBoxToMask
 from box2mask.structures import Sequence, Track
 
@@ -39,6 +40,7 @@ class InferenceConfig:
     iterations: int = 15      # steepest-descent steps (seed 001: 15 at inference)
     refine: bool = True
     threshold: float = 0.5
+    edges: str = "none"       # full-resolution edge refinement: none | guided | grabcut (box2mask.model.edges)
     clips_per_batch: int = 4
     feature_cache: int = 48   # frames whose crops/features stay cached
 
@@ -161,9 +163,10 @@ class Predictor:
 
     # ---- back to full frames (CPU) --------------------------------------------------------------
     def finalize_frame(self, probability: np.ndarray, window: CropWindow, box: np.ndarray,
-                       height: int, width: int, *, keep_probability: bool = False) -> Prediction:
-        full = paste(probability, window, height, width)
-        mask = full >= self.config.threshold
+                       height: int, width: int, *, image: np.ndarray | None = None,
+                       keep_probability: bool = False) -> Prediction:
+        """Paste back, threshold (refining edges on ``image`` when configured) and score."""
+        mask = to_mask(probability, window, box, height, width, self.config, image)
         return Prediction(mask, confidence(probability, self.config.threshold),
                           probability if keep_probability else None)
 
@@ -195,10 +198,21 @@ class Predictor:
         results: list[Prediction | None] = []
         for t in targets:
             if int(t) in probs:
-                results.append(self.finalize_frame(probs[int(t)], items[int(t)].window, boxes[t], *size))
+                image = get(int(t)) if self.config.edges != "none" else None
+                results.append(self.finalize_frame(probs[int(t)], items[int(t)].window, boxes[t], *size,
+                                                   image=image))
             else:
                 results.append(None)
         return results
+
+
+def to_mask(probability: np.ndarray, window: CropWindow, box: np.ndarray, height: int, width: int,
+            config: InferenceConfig, image: np.ndarray | None = None) -> np.ndarray:
+    """Crop-space probability -> full-frame ``(H, W) bool`` mask, edges refined on ``image`` if asked."""
+    full = paste(probability, window, height, width)
+    if config.edges == "none" or image is None:
+        return full >= config.threshold
+    return refine_edges(image, full, box, mode=config.edges, threshold=config.threshold)
 
 
 def confidence(probability: np.ndarray, threshold: float = 0.5) -> float:
@@ -237,19 +251,32 @@ class NetworkMethod:
     def weights_sha256(self) -> str:
         return file_sha256(self.weights)
 
+    def to(self, device: str) -> "NetworkMethod":
+        """Run inference on ``device`` (the pipeline places each worker's model explicitly)."""
+        self.device = device
+        if self._predictor is not None:
+            self._predictor = Predictor(self._predictor.network, self._predictor.config,
+                                        device=pick_device(device), weights_sha256=self._predictor.weights_sha256)
+        return self
+
     def prepare(self, sequence: Sequence, track: Track, targets: np.ndarray) -> dict:
         config = self._config()
         clips = plan_clips(np.asarray(targets), track.visible, size=config.support, interval=config.interval)
         frames = sorted({int(f) for c in clips for f in c.frames})
         size = config.crop_size
-        windows, crops, boxes = [], [], []
+        windows, crops, boxes, images = [], [], [], {}
+        wanted = {int(t) for t in targets}
         for f in frames:
             window = square_window(track.boxes[f], context=config.context)
+            image = sequence.read_frame(f)
             windows.append(window.as_array())
-            crops.append(extract(sequence.read_frame(f), window, size))
+            crops.append(extract(image, window, size))
             boxes.append(box_in_crop(window, track.boxes[f], size))
+            if config.edges != "none" and f in wanted:
+                images[f] = image  # the edge refinement in finalize needs the full-resolution frame
         return {"track_id": track.track_id, "targets": np.asarray(targets), "frames": np.asarray(frames),
                 "windows": np.asarray(windows), "crops": np.asarray(crops), "boxes": np.asarray(boxes),
+                "images": images, "track_boxes": track.boxes[np.asarray(frames)],
                 "clips": [(c.frames, c.weights, c.is_target) for c in clips],
                 "height": sequence.height, "width": sequence.width}
 
@@ -267,21 +294,21 @@ class NetworkMethod:
                  for f, w, c, b in zip(batch["frames"], batch["windows"], batch["crops"], batch["boxes"])}
         clips = [Clip(*c) for c in batch["clips"]]
         probs = self.predictor.run_clips(items, clips)
-        out = {k: v for k, v in batch.items() if k not in ("crops", "boxes")}
+        out = {k: v for k, v in batch.items() if k not in ("crops", "boxes")}  # crops are not needed after
         out["probabilities"] = probs
         return out
 
     def finalize(self, batch: dict) -> list[FrameMask]:
         config = self._config()
         windows = {int(f): CropWindow(*w) for f, w in zip(batch["frames"], batch["windows"])}
+        track_boxes = {int(f): b for f, b in zip(batch["frames"], batch["track_boxes"])}
         results = []
         for t in batch["targets"]:
             prob = batch["probabilities"].get(int(t))
             if prob is None:
                 results.append(FrameMask(batch["track_id"], int(t), None, float("nan")))
                 continue
-            prob = prob.astype(np.float32)
-            full = paste(prob, windows[int(t)], batch["height"], batch["width"])
-            results.append(FrameMask(batch["track_id"], int(t), full >= config.threshold,
-                                     confidence(prob, config.threshold)))
+            mask = to_mask(prob, windows[int(t)], track_boxes[int(t)], batch["height"], batch["width"], config,
+                           batch["images"].get(int(t)))
+            results.append(FrameMask(batch["track_id"], int(t), mask, confidence(prob, config.threshold)))
         return results

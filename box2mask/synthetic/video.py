@@ -7,9 +7,10 @@ compressed like real data.  Each video also carries a distractor (an object of
 similar texture that has no box) so a method that just takes "everything that
 differs from the background" is caught out.
 
-Ground-truth masks go to ``<out>/truth/<sequence>/<frame stem>.png`` (an
-evaluation aid; nothing reads them for training), the boxes in the GOT-10k files
-are the masks' tight boxes.
+Ground-truth masks go to ``<out>/truth/Annotations/<sequence>/<frame stem>.png``,
+so ``<out>/truth`` is a DAVIS-style ground truth for ``box2mask eval --gt`` (an
+evaluation aid; nothing reads them for training).  The boxes in the GOT-10k
+files are the masks' tight boxes.
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def write_got10k(out: Path | str, spec: SyntheticSpec = SyntheticSpec()) -> Path
         for t, (frame, mask) in enumerate(zip(frames, masks)):
             stem = f"{t + 1:08d}"
             write_image_atomic(folder / f"{stem}.jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
-            write_label_png(out / "truth" / name / f"{stem}.png", mask.astype(np.uint8))
+            write_label_png(out / "truth" / "Annotations" / name / f"{stem}.png", mask.astype(np.uint8))
             box = box_from_mask(mask)
             if np.isnan(box).any():
                 lines.append("0,0,0,0")

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -63,7 +64,7 @@ class Display:
 
     def message(self, text: str) -> None:
         if self.progress is not None:
-            self.progress.console.print(f"[cyan]annotate:[/] {text}")
+            self.progress.console.print(f"[cyan]annotate:[/] {escape(text)}")
         else:
             print(f"[annotate] {text}", file=sys.stderr, flush=True)
 
@@ -75,7 +76,7 @@ class Display:
 
     def scanned(self, result) -> None:
         if self.progress is not None and self.scan_task is not None:
-            self.progress.update(self.scan_task, advance=1, info=result.id)
+            self.progress.update(self.scan_task, advance=1, info=escape(result.id))
 
     def update(self, snap) -> None:
         info = (f"seq {snap.sequences_done}/{snap.sequences_total}  {snap.frames_per_second:.1f} frames/s  "
@@ -139,18 +140,18 @@ def command(dataset, root, split, every, max_frames, sequences, out, method, met
             method=method, method_options=parse_method_options(method_option),
             weights=Path(weights) if weights else None, shard_frames=shard_frames)
     except Box2MaskError as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
     try:
         with Display() as display:
             summary = annotate(config, gpus=gpus, workers=workers, address=address, force=force,
                                on_message=display.message, on_progress=display.update,
                                on_scan_total=display.scan_total, on_scan=display.scanned)
     except InfrastructureError as exc:
-        fail(str(exc), "check the Ray cluster (`ray status`) and that box2mask is installed on every node")
+        fail(escape(str(exc)), "check the Ray cluster (`ray status`) and that box2mask is installed on every node")
     except Box2MaskError as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
     except OSError as exc:  # disk full, permissions: name the path
-        fail(f"cannot read or write {exc.filename or config.out}: {exc.strerror or exc}")
+        fail(escape(f"cannot read or write {exc.filename or config.out}: {exc.strerror or exc}"))
     show_summary(summary)
     if not summary.complete:
         raise SystemExit(1)
@@ -169,14 +170,14 @@ def show_summary(summary) -> None:
                              f"{len(summary.nodes)} node(s) used")
     table.add_row("failed sequences", str(summary.failed_sequences))
     console.print(table)
-    out = summary.out
-    console.print(f"masks:    {out / 'shards'}/")
-    console.print(f"run:      {out / 'run.json'}")
-    console.print(f"manifest: {out / 'manifest.parquet'}")
+    out = escape(str(summary.out))
+    console.print(f"masks:    {out}/shards/")
+    console.print(f"run:      {out}/run.json")
+    console.print(f"manifest: {out}/manifest.parquet")
     if summary.failed_sequences:
-        console.print(f"[yellow]failures:[/] {out / 'failures.jsonl'} ({summary.failed_sequences} sequences)")
+        console.print(f"[yellow]failures:[/] {out}/failures.jsonl ({summary.failed_sequences} sequences)")
     if summary.superseded:
-        console.print(f"previous results: {summary.superseded}")
+        console.print(f"previous results: {escape(str(summary.superseded))}")
     if summary.complete:
         console.print(f"next:     box2mask status {out}   |   box2mask export {out} --format coco")
     else:

@@ -67,9 +67,8 @@ def command(dataset, root, split, every, max_frames, sequences, out, config_name
             summary = run_motion(dataset, root, Path(out), config=config, split=split,
                                  ids=parse_sequences(sequences), every=every, max_frames=max_frames,
                                  side_by_side_images=side_by_side, threads=threads, workers=workers,
-                                 on_total=on_total,
-                                 on_frame=on_frame, on_sequence=on_sequence)
-    except Box2MaskError as exc:
+                                 on_total=on_total, on_frame=on_frame, on_sequence=on_sequence)
+    except (Box2MaskError, OSError) as exc:
         fail(str(exc), "check --dataset/--root, or use a fresh --out for another configuration")
     elapsed = time.perf_counter() - start
     table = Table(show_header=True, header_style="bold")

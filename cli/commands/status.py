@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from cli.progress import console, fail
@@ -29,12 +30,12 @@ def command(out, show_failures):
     try:
         st = run_status(Path(out))
     except Box2MaskError as exc:
-        fail(str(exc), "give the --out folder of a `box2mask annotate` run")
+        fail(escape(str(exc)), "give the --out folder of a `box2mask annotate` run")
     info = st.info
-    console.print(f"[bold]{st.out}[/]  {info.dataset} ({info.root})  method {info.method}"
+    console.print(f"[bold]{escape(str(st.out))}[/]  {info.dataset} ({escape(info.root)})  method {info.method}"
                   + (f"  weights sha256 {info.weights_sha256[:12]}" if info.weights_sha256 else "")
                   + f"  box2mask {info.version}")
-    console.print(f"state: {st.lock}")
+    console.print(f"state: {escape(st.lock)}")
     table = Table(show_header=True, header_style="bold")
     for col in ("", "done", "pending", "failed", "total"):
         table.add_column(col, justify="right")
@@ -54,9 +55,9 @@ def command(out, show_failures):
                       "(see failures.jsonl, stage 'scan')")
     if st.failures:
         stages = ", ".join(f"{k} {v}" for k, v in sorted(st.failures_by_stage.items()))
-        console.print(f"[yellow]failures:[/] {len(st.failures)} ({stages}) in {st.out / 'failures.jsonl'}")
+        console.print(f"[yellow]failures:[/] {len(st.failures)} ({stages}) in {escape(str(st.out))}/failures.jsonl")
         for failure in st.failures[:show_failures]:
-            console.print(f"  {failure.get('sequence')} [{failure.get('stage')}] {failure.get('error')}")
+            console.print(escape(f"  {failure.get('sequence')} [{failure.get('stage')}] {failure.get('error')}"))
     if st.failed_shards:
         console.print(f"[red]failed shards[/] {', '.join(st.failed_shards[:20])}: run the same annotate "
                       "command again to retry them")

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from box2mask import __version__
 from box2mask.errors import Box2MaskError
-from box2mask.methods import METHODS
+from box2mask.methods import METHODS, get_method
 from pipelines.presets import sampling_for
 
 # The method used when none is named.  One constant, so switching the default
@@ -98,6 +98,23 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def weights_digest(config: AnnotateConfig) -> str | None:
+    """SHA-256 of the weights the run will use: ``--weights``, else the method's own default file.
+
+    A method with default weights (the network) names them through a
+    ``weights_sha256`` attribute; building the method here must stay cheap, which
+    the protocol asks of every method (models load lazily).
+    """
+    if config.weights is not None:
+        return sha256_file(config.weights)
+    method = get_method(config.method, **config.method_kwargs())
+    try:
+        return getattr(method, "weights_sha256", None)
+    except OSError as exc:
+        raise ConfigError(f"method {config.method!r}: its weights cannot be read ({exc}); "
+                          "pass --weights PATH") from None
 
 
 def fingerprint(config: AnnotateConfig, weights_sha256: str | None) -> dict[str, Any]:

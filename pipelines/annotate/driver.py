@@ -41,7 +41,7 @@ from pipelines.annotate.config import (
     check_method,
     config_differences,
     fingerprint,
-    sha256_file,
+    weights_digest,
 )
 from pipelines.annotate.lock import RunLock
 from pipelines.annotate.plan import ShardSpec, plan_shards
@@ -126,7 +126,7 @@ def annotate(config: AnnotateConfig, *, gpus: int = 0, workers: int | None = Non
     """
     say = on_message or _noop
     check_method(config)
-    weights_sha = sha256_file(config.weights) if config.weights is not None else None
+    weights_sha = weights_digest(config)
     wanted = fingerprint(config, weights_sha)
     paths = RunPaths(config.out)
     t_start = time.perf_counter()
@@ -319,7 +319,8 @@ def _loop(plan, todo, paths, failures, summary, pool, new_worker, board, actors,
                 say(f"shard {spec.shard_id} failed: {_first_line(exc)} (re-run to retry it)")
                 continue
             commit_shard(paths, failures, shard_id=spec.shard_id, rows=result.rows,
-                         sequence_failures=result.failures, stats={**result.stats, "attempts": attempts[spec.shard_id] + 1})
+                         sequence_failures=result.failures,
+                         stats={**result.stats, "attempts": attempts[spec.shard_id] + 1})
             board.forget.remote(spec.shard_id)
             committed.add(spec.shard_id)
             seqs_done += len(spec.sequences)

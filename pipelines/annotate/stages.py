@@ -62,15 +62,15 @@ def pick_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def build_method(name: str, options: dict[str, Any]):
-    """``get_method(name, **options)``, moved to the best device if it holds a model.
+def build_method(name: str, options: dict[str, Any], *, device: str | None = None):
+    """``get_method(name, **options)``, moved to ``device`` (default: the best one here) if it holds a model.
 
     A method that holds a model exposes ``to(device)``; GrabCut and filled-box do
     not, and never import torch.
     """
     method = get_method(name, **options)
     if hasattr(method, "to"):
-        method.to(pick_device())
+        method.to(device or pick_device())
     return method
 
 
@@ -83,8 +83,10 @@ class InferStage:
     write identical rows.
     """
 
-    def __init__(self, method_name: str, options: dict[str, Any] | None = None, *, method=None):
-        self.method = method if method is not None else build_method(method_name, dict(options or {}))
+    def __init__(self, method_name: str, options: dict[str, Any] | None = None, *, method=None,
+                 device: str | None = None):
+        self.method = method if method is not None else build_method(method_name, dict(options or {}),
+                                                                     device=device)
 
     def __call__(self, batch: dict) -> dict:
         import cv2
@@ -149,7 +151,8 @@ class ShardStage:
                  options: dict[str, Any] | None = None, window: int = 16, infer: Inferer | None = None):
         self.root = Path(root)
         self.reader = open_dataset(dataset, self.root, split=split)
-        local = InferStage(method, options) if infer is None else None
+        # Inference in this CPU worker stays on the CPU: the worker reserved no GPU, even if it sees one.
+        local = InferStage(method, options, device="cpu") if infer is None else None
         # prepare/finalize need the method object too; when inference is local it is the same one.
         self.method = local.method if local is not None else get_method(method, **dict(options or {}))
         self.infer: Inferer = infer if infer is not None else LocalInfer(local)

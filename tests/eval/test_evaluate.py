@@ -19,7 +19,7 @@ from tests.runbuild import build_run, truth_masks
 
 @pytest.fixture(scope="module")
 def truth_dir(synthetic_got10k):
-    return synthetic_got10k.parent / "truth"
+    return synthetic_got10k.parent / "truth" / "Annotations"
 
 
 @pytest.fixture(scope="module")

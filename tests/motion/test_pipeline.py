@@ -29,7 +29,8 @@ def _stems(folder, suffix):
 
 def test_cli_writes_one_png_per_frame_and_previews(dataset, tmp_path):
     out = tmp_path / "motion"
-    result = CliRunner().invoke(main, ["motion", "-d", "got10k", "-r", str(dataset), "--out", str(out), "--side-by-side"])
+    args = ["motion", "-d", "got10k", "-r", str(dataset), "--out", str(out), "--side-by-side"]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     reader = open_dataset("got10k", dataset)
     for seq_id in reader.sequence_ids():

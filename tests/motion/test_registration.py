@@ -72,12 +72,15 @@ def test_box_filter_samples_no_point_inside_a_grown_box():
     allowed = allowed_region(gray.shape, box, margin=0.1, margin_px=4)
     pts = sample_points(gray, allowed, rows=12, cols=16)
     grown = (40 - 10, 30 - 10, 100 + 10, 90 + 10)  # 0.1 * 60 + 4 on every side
-    inside = ((pts[:, 0] >= grown[0]) & (pts[:, 0] < grown[2]) & (pts[:, 1] >= grown[1]) & (pts[:, 1] < grown[3]))
+
+    def within(p: np.ndarray) -> np.ndarray:
+        return (p[:, 0] >= grown[0]) & (p[:, 0] < grown[2]) & (p[:, 1] >= grown[1]) & (p[:, 1] < grown[3])
+
+    inside = within(pts)
     assert len(pts) > 50 and not inside.any()
     # without the filter the same frame does give points there, and they are spread over the grid
     free = sample_points(gray, None, rows=12, cols=16)
-    inside_free = ((free[:, 0] >= grown[0]) & (free[:, 0] < grown[2]) & (free[:, 1] >= grown[1]) & (free[:, 1] < grown[3]))
-    assert inside_free.sum() >= 10
+    assert within(free).sum() >= 10
     cells = {(int(y) // 10, int(x) // 10) for x, y in free}
     assert len(cells) == len(free)  # at most one point per 10x10 grid cell
 

@@ -19,7 +19,8 @@ H, W = 96, 128
 def _fake_sequence(n: int) -> Sequence:
     """A sequence whose 'files' are never on disk: decoding is replaced below."""
     boxes = np.tile([40.0, 30.0, 70.0, 60.0], (n, 1))
-    return Sequence(id=f"fake{n}", dataset="synthetic", frames=tuple(Path(f"/nonexistent/{i:05d}.jpg") for i in range(n)),
+    paths = tuple(Path(f"/nonexistent/{i:05d}.jpg") for i in range(n))
+    return Sequence(id=f"fake{n}", dataset="synthetic", frames=paths,
                     tracks=(Track(1, boxes, np.ones(n, bool)),), image_size=(H, W))
 
 

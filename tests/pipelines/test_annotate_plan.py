@@ -85,3 +85,36 @@ def test_method_options_are_checked_before_any_work(tmp_path):
         check_method(AnnotateConfig(dataset="got10k", root=tmp_path, out=tmp_path, weights=weights))
     with pytest.raises(ConfigError, match="does not exist"):
         check_method(AnnotateConfig(dataset="got10k", root=tmp_path, out=tmp_path, weights=tmp_path / "none"))
+
+
+class Weighted:
+    """A method with default weights, as the network has: their digest joins the fingerprint."""
+
+    name = "weighted"
+    digest = "0" * 64
+
+    def __init__(self, weights=None):
+        self.weights = weights
+
+    @property
+    def weights_sha256(self):
+        if self.digest is None:
+            raise FileNotFoundError("weights/default.pt")
+        return self.digest
+
+
+def test_default_weights_of_a_method_are_fingerprinted(tmp_path, monkeypatch):
+    from box2mask.methods import METHODS
+    from pipelines.annotate.config import sha256_file, weights_digest
+
+    monkeypatch.setitem(METHODS, "weighted", Weighted)
+    config = AnnotateConfig(dataset="got10k", root=tmp_path, out=tmp_path, method="weighted")
+    assert weights_digest(config) == "0" * 64
+    given = tmp_path / "w.pt"
+    given.write_bytes(b"weights")
+    assert weights_digest(AnnotateConfig(dataset="got10k", root=tmp_path, out=tmp_path, method="weighted",
+                                         weights=given)) == sha256_file(given)
+    assert weights_digest(AnnotateConfig(dataset="got10k", root=tmp_path, out=tmp_path)) is None  # grabcut
+    monkeypatch.setattr(Weighted, "digest", None)
+    with pytest.raises(ConfigError, match="weights cannot be read"):
+        weights_digest(config)

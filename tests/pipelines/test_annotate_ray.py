@@ -62,7 +62,7 @@ def test_missing_shard_is_redone_identically_on_any_layout(first_run, tiny_got10
     summary = annotate(AnnotateConfig(dataset="got10k", root=tiny_got10k, out=copy, shard_frames=12),
                        gpus=1, workers=1, infer_actors=1, on_message=messages.append)
     assert summary.shards_committed == 1 and summary.infer_actors == 1 and summary.complete
-    assert any("no GPU" in m for m in messages)
+    assert any("has no free GPU: running inference on CPU" in m for m in messages)
     assert rows_of(copy) == rows_of(out)
     st = run_status(copy)
     assert st.complete and st.shards_pending == 0 and st.frames_done == st.frames_total
@@ -122,3 +122,29 @@ def test_bad_input_is_recorded_and_never_stops_the_run(ray_local, tiny_got10k, t
     assert st.shards_pending == 1 and not st.complete
     annotate(AnnotateConfig(dataset="got10k", root=root, out=grab, shard_frames=12))
     assert len(read_failures(grab / "failures.jsonl")) == 2  # the re-run records nothing twice
+
+
+def test_cli_status_and_refusal_read_plainly(first_run, tiny_got10k, tmp_path):
+    """The two commands as users run them (not a terminal): plain text, exit codes, escaped errors."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    out, *_ = first_run
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    with open(copy / "failures.jsonl", "a") as fh:  # an error text that looks like rich markup
+        fh.write(json.dumps({"shard": "00000", "sequence": "GOT-10k_Train_000001", "stage": "prepare",
+                             "error": "OSError: [Errno 5] Input/output error [/x]"}) + "\n")
+    runner = CliRunner()
+    result = runner.invoke(main, ["status", str(copy)])
+    text = result.output + (result.stderr if hasattr(result, "stderr") else "")
+    assert result.exit_code == 0, text
+    assert "shards" in text and "3" in text and "not running" in text
+    assert "[Errno 5] Input/output error [/x]" in text and "prepare 1" in text
+    result = runner.invoke(main, ["annotate", "--dataset", "got10k", "--root", str(tiny_got10k), "--out", str(copy),
+                                  "--shard-frames", "12", "--every", "3"])
+    text = result.output + (result.stderr if hasattr(result, "stderr") else "")
+    assert result.exit_code == 2 and "different configuration" in text and "every: 1" in text

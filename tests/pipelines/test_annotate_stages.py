@@ -182,8 +182,11 @@ class Model(FilledBox):
         return self
 
 
-def test_models_are_moved_to_the_device_torch_sees(monkeypatch):
+def test_models_are_moved_to_the_device_torch_sees(tiny_got10k, monkeypatch):
     monkeypatch.setitem(METHODS, "model", Model)
     assert build_method("model", {}).device == pick_device()
+    assert InferStage("model").method.device == pick_device()  # the inference actor: best device
+    assert stage(tiny_got10k, "model").method.device == "cpu"  # a CPU worker reserved no GPU
+    assert stage(tiny_got10k, "model", infer=Deferred()).method.device is None  # prepare/finalize only
     assert pick_device() in ("cpu", "cuda")
     assert not hasattr(get_method("grabcut"), "to")  # classical methods never touch torch

@@ -1,0 +1,136 @@
+"""The network's parts: pretrained backbone, aggregation, clips, weights files, predictor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from box2mask.frames import read_rgb
+from box2mask.model.aggregation import SteepestDescentAggregation
+from box2mask.model.backbone import EfficientNetLite0, FrozenBackbone, load_pretrained
+from box2mask.model.clips import plan_clips
+from box2mask.model.network import NetworkConfig, VideoBoxToMask
+from box2mask.model.predictor import InferenceConfig, NetworkMethod, Predictor, load_weights, save_weights
+
+SMALL = NetworkConfig(feat_dim=16, channels=4, encoder_width=8, decoder_width=8)
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    return FrozenBackbone()
+
+
+def test_pretrained_backbone_recognises_real_frames(davis_root):
+    """Architecture and packaged weights agree: ImageNet classes of DAVIS frames come out right."""
+    net = load_pretrained()
+    expected = {"bear": 294, "flamingo": 130, "tennis": 752}  # brown bear, flamingo, racket
+    frames = [read_rgb(davis_root / "JPEGImages" / "480p" / seq / "00010.jpg") for seq in expected]
+    x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255
+    x = torch.nn.functional.interpolate(x, size=(240, 427), mode="bilinear", align_corners=False)
+    with torch.no_grad():
+        top5 = net(x).topk(5, dim=1).indices
+    for k, cls in enumerate(expected.values()):
+        assert cls in top5[k].tolist(), (list(expected)[k], top5[k].tolist())
+
+
+def test_weights_load_strictly():
+    state = torch.load(__import__("box2mask.model.backbone", fromlist=["x"]).pretrained_weights_path(),
+                       map_location="cpu", weights_only=True)
+    state["_blocks.0._bn1.weight_extra"] = torch.zeros(1)
+    with pytest.raises(RuntimeError, match="Unexpected key"):
+        EfficientNetLite0().load_state_dict(state, strict=True)
+
+
+def test_folded_backbone_matches_and_is_frozen(backbone):
+    plain = load_pretrained()
+    x = torch.rand(2, 3, 96, 128)
+    with torch.no_grad():
+        ref = plain.features(x)
+    out = backbone(x)
+    assert {s: tuple(v.shape[1:]) for s, v in out.items()} == {2: (16, 48, 64), 4: (24, 24, 32), 8: (40, 12, 16),
+                                                                16: (112, 6, 8)}
+    for s in out:
+        torch.testing.assert_close(out[s], ref[s], atol=1e-3, rtol=1e-3)
+    assert not any(p.requires_grad for p in backbone.parameters())
+
+
+def test_steepest_descent_lowers_the_objective_and_learns_lambda():
+    torch.manual_seed(0)
+    agg = SteepestDescentAggregation(8, 4)
+    x, e, w = torch.randn(2, 3, 8, 6, 6), torch.randn(2, 3, 4, 6, 6), torch.rand(2, 3, 4, 6, 6)
+    values = [agg.objective(x, e, w, agg.solve(agg.unfold(x), e, w, n)) for n in (0, 1, 5, 15)]
+    for before, after in zip(values, values[1:]):
+        assert torch.all(after < before)
+    s = agg(x, e, w, iterations=3)
+    s.sum().backward()
+    assert agg.log_lambda.grad is not None and agg.log_lambda.grad.abs() > 0
+
+
+def test_padding_frames_do_not_change_the_solution():
+    torch.manual_seed(1)
+    agg = SteepestDescentAggregation(8, 4)
+    x, e, w = torch.randn(1, 2, 8, 5, 5), torch.randn(1, 2, 4, 5, 5), torch.rand(1, 2, 4, 5, 5)
+    padded = [torch.cat([v, torch.randn_like(v[:, :1])], dim=1) for v in (x, e, w)]
+    z = agg.solve(agg.unfold(x), e, w, 5)
+    z_pad = agg.solve(agg.unfold(padded[0]), padded[1], padded[2].abs(), 5,
+                      frame_weights=torch.tensor([[1.0, 1.0, 0.0]]))
+    torch.testing.assert_close(z, z_pad, atol=1e-5, rtol=1e-4)
+
+
+def test_network_shapes_and_coarse_first_pass(backbone):
+    net = VideoBoxToMask(SMALL, backbone=backbone)
+    images, boxes = torch.rand(2, 3, 3, 64, 64), torch.zeros(2, 3, 1, 64, 64)
+    boxes[..., 16:48, 20:44] = 1
+    out = net(images, boxes)
+    assert out["first"].shape == out["refined"].shape == (2, 3, 1, 64, 64)
+    single = net(images, boxes, refine=False)
+    assert set(single) == {"first"}
+    assert not any(k.startswith("backbone.") for k in net.trainable_state_dict())
+
+
+def test_clip_plan_covers_each_target_once():
+    visible = np.ones(40, bool)
+    visible[[7, 8]] = False
+    targets = np.flatnonzero(visible)
+    clips = plan_clips(targets, visible, size=5, interval=5)
+    outputs = [int(f) for c in clips for f, t in zip(c.frames, c.is_target) if t]
+    assert sorted(outputs) == targets.tolist()
+    for c in clips:
+        assert len(c.frames) == 5 and visible[c.frames].all()
+    sparse = plan_clips(np.array([0, 20]), np.ones(30, bool), size=3, interval=5)
+    assert all(c.weights.sum() == 3 for c in sparse)  # filled with non-target visible frames
+    only = np.zeros(10, bool)
+    only[2] = True
+    lonely = plan_clips(np.array([2]), only, size=3, interval=5)
+    assert lonely[0].frames.tolist() == [2, 2, 2] and lonely[0].weights.tolist() == [1.0, 0.0, 0.0]
+    assert lonely[0].is_target.tolist() == [True, False, False]
+
+
+def test_weights_round_trip_and_predictor_agrees_with_method(tmp_path, backbone, synthetic_got10k):
+    from box2mask.datasets import open_dataset
+    from box2mask.methods import get_method, run_method
+
+    torch.manual_seed(0)
+    path = tmp_path / "w.pt"
+    save_weights(path, VideoBoxToMask(SMALL, backbone=backbone), InferenceConfig(crop_size=64, support=3), {"x": 1})
+    network, config, meta = load_weights(path)
+    assert meta == {"x": 1} and config.crop_size == 64
+    reader = open_dataset("got10k", synthetic_got10k)
+    seq = reader.load(reader.sequence_ids()[0])
+    track = seq.tracks[0]
+    predictor = Predictor(network, config, device="cpu")
+    preds = predictor.predict(lambda i: seq.read_frame(i), track.boxes, track.visible, targets=np.arange(4))
+    results = list(run_method(get_method("network", weights=path, device="cpu"), seq, track, np.arange(4)))
+    for p, r in zip(preds, results):
+        assert p.mask.shape == (seq.height, seq.width) and 0.0 <= p.score <= 1.0
+        np.testing.assert_array_equal(p.mask, r.mask)
+
+
+def test_unknown_weights_file_is_refused(tmp_path):
+    bad = tmp_path / "bad.pt"
+    torch.save({"format": "something-else"}, bad)
+    with pytest.raises(ValueError, match="not a box2mask weights file"):
+        load_weights(bad)
+    with pytest.raises(FileNotFoundError, match="box2mask train"):
+        load_weights(tmp_path / "missing.pt")
