@@ -21,6 +21,7 @@ from box2mask.datasets.manifest import scan
 from box2mask.errors import Box2MaskError
 from box2mask.structures import Problem, Sequence
 from box2mask.training.clips import ClipSampler, MotionSource
+from box2mask.training.teacher import TeacherMasks
 from box2mask.training.trainer import TrainConfig, Trainer
 
 
@@ -108,7 +109,8 @@ def live_motion(cache_size: int = 512) -> MotionSource:
 
 
 def train(sources: list[DataSource], out: Path | str, config: TrainConfig, *, motion_cache: Path | None = None,
-          live_motion_maps: bool = True, device: str = "auto", resume: bool = True,
+          teacher_runs: list[Path] | None = None, live_motion_maps: bool = True, device: str = "auto",
+          resume: bool = True,
           on_log: Callable[[dict], None] | None = None, on_problem: Callable[[Problem], None] | None = None,
           on_start: Callable[[Trainer], None] | None = None) -> Trainer:
     """Run (or resume) a training job; returns the trainer at the end."""
@@ -123,7 +125,10 @@ def train(sources: list[DataSource], out: Path | str, config: TrainConfig, *, mo
         motion = cached_motion(Path(motion_cache)) if motion_cache else (live_motion() if live_motion_maps else None)
     if motion is None and needs_motion:
         config = replace(config, losses=replace(config.losses, affinity=0.0))
-    sampler = ClipSampler(pools, config.clip, motion=motion, seed=config.seed)
+    teacher = TeacherMasks(teacher_runs) if teacher_runs and config.losses.teacher > 0 else None
+    if teacher is None and config.losses.teacher > 0:
+        raise Box2MaskError("a teacher weight was given without a teacher run (--teacher RUN_DIR)")
+    sampler = ClipSampler(pools, config.clip, motion=motion, teacher=teacher, seed=config.seed)
     resolved = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     trainer = Trainer(config, sampler, out, device=resolved)
     if resume:
@@ -135,7 +140,7 @@ def train(sources: list[DataSource], out: Path | str, config: TrainConfig, *, mo
 
 
 def export_weights(trainer: Trainer, path: Path | str, *, sources: list[DataSource], inference=None,
-                   extra: dict | None = None) -> Path:
+                   teacher_runs: list[Path] | None = None, extra: dict | None = None) -> Path:
     """Write shippable weights (trained part + inference defaults + how they were made)."""
     import platform
 
@@ -146,6 +151,7 @@ def export_weights(trainer: Trainer, path: Path | str, *, sources: list[DataSour
 
     metadata = {
         "box2mask_version": __version__,
+        "teachers": [str(p) for p in (teacher_runs or [])],
         "iterations": trainer.iteration,
         "train_config": trainer.config.to_dict(),
         "sources": [{"dataset": s.dataset, "root": str(s.root), "weight": s.weight,
@@ -156,3 +162,20 @@ def export_weights(trainer: Trainer, path: Path | str, *, sources: list[DataSour
     }
     save_weights(path, trainer.net, inference or InferenceConfig(), metadata)
     return Path(path)
+
+
+def weights_from_checkpoint(checkpoint: Path | str, dest: Path | str, *, inference=None,
+                            extra: dict | None = None) -> Path:
+    """Shippable weights from a training checkpoint (e.g. to evaluate a run while it trains)."""
+    import torch
+
+    from box2mask.model.network import VideoBoxToMask
+    from box2mask.model.predictor import InferenceConfig, save_weights
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    config = TrainConfig.from_dict(state["config"])
+    network = VideoBoxToMask(config.network)
+    network.load_trainable_state_dict(state["model"])
+    metadata = {"iterations": int(state["iteration"]), "train_config": state["config"], **(extra or {})}
+    save_weights(dest, network, inference or InferenceConfig(), metadata)
+    return Path(dest)

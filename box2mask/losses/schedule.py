@@ -35,6 +35,8 @@ class LossWeights:
     """
 
     projection: float = 1.0
+    box_prior: float = 0.0
+    teacher: float = 0.0
     pairwise: float = 1.0
     affinity: float = 1.0
     temporal: float = 1.0

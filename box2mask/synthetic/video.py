@@ -3,9 +3,10 @@
 For the demo, tests and benchmarks that must run anywhere: textured objects
 with irregular outlines move, turn and change scale over textured, cluttered
 backgrounds while the camera pans, rotates and zooms.  Frames are JPEG
-compressed like real data.  Each video also carries a distractor (an object of
-similar texture that has no box) so a method that just takes "everything that
-differs from the background" is caught out.
+compressed like real data.  The object shares one of its colours with the
+background, some clutter shares the object's colours, and each video carries a
+distractor of the same palette that has no box, so neither "everything that
+differs from the background" nor a colour model of the box alone is enough.
 
 Ground-truth masks go to ``<out>/truth/Annotations/<sequence>/<frame stem>.png``,
 so ``<out>/truth`` is a DAVIS-style ground truth for ``box2mask eval --gt`` (an
@@ -54,9 +55,14 @@ def smooth_noise(rng: np.random.Generator, height: int, width: int, scales=(4, 1
     return (out - lo) / max(hi - lo, 1e-6)
 
 
-def texture(rng: np.random.Generator, height: int, width: int, *, striped: bool) -> np.ndarray:
-    """``(H, W, 3) float32`` RGB texture from two random colours mixed by noise (and stripes)."""
-    c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+def texture(rng: np.random.Generator, height: int, width: int, *, striped: bool,
+            palette: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """``(H, W, 3) float32`` RGB texture from two colours mixed by noise (and stripes).
+
+    ``palette`` fixes the two colours (random otherwise), so objects can share
+    colours with the background or with each other.
+    """
+    c0, c1 = palette if palette is not None else (rng.uniform(0, 255, 3), rng.uniform(0, 255, 3))
     t = smooth_noise(rng, height, width, scales=tuple(int(s) for s in rng.choice([3, 6, 12, 24, 48], 3)))
     if striped:
         yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -123,12 +129,17 @@ def render_sequence(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[list
     h, w, n = spec.height, spec.width, spec.num_frames
     margin = 0.5
     world_h, world_w = int(h * (1 + 2 * margin)), int(w * (1 + 2 * margin))
-    world = texture(rng, world_h, world_w, striped=bool(rng.random() < 0.3))
+    background = (rng.uniform(0, 255, 3), rng.uniform(0, 255, 3))
+    # camouflage: the object shares one of its two colours with the background, and
+    # some clutter shares the object's colours, so colour alone does not separate them
+    target_palette = (background[int(rng.integers(2))] + rng.normal(0, 12, 3), rng.uniform(0, 255, 3))
+    world = texture(rng, world_h, world_w, striped=bool(rng.random() < 0.3), palette=background)
     for _ in range(int(rng.integers(6, 14))):  # clutter: patches of other textures
         ph, pw = int(rng.integers(h // 10, h // 3)), int(rng.integers(w // 10, w // 3))
         y, x = int(rng.integers(0, world_h - ph)), int(rng.integers(0, world_w - pw))
         patch_alpha = shape_mask(rng, str(rng.choice(CLASSES)), max(ph, pw))[:ph, :pw]
-        patch = texture(rng, ph, pw, striped=bool(rng.random() < 0.5))
+        patch = texture(rng, ph, pw, striped=bool(rng.random() < 0.5),
+                        palette=target_palette if rng.random() < 0.3 else None)
         world[y:y + ph, x:x + pw] = world[y:y + ph, x:x + pw] * (1 - patch_alpha[..., None]) + patch * patch_alpha[..., None]
     world = cv2.GaussianBlur(world, (0, 0), 0.8)
 
@@ -137,12 +148,14 @@ def render_sequence(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[list
     actors = []
     for is_target in (True, False):
         start = np.array([rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h]) + np.array([margin * w, margin * h])
-        if not is_target:  # keep the distractor away from the target's start
-            start = start + np.sign(rng.standard_normal(2)) * np.array([w, h]) * 0.3
+        if not is_target:  # the distractor starts half-overlapping the target, then drifts its own way
+            angle = rng.uniform(0, 2 * np.pi)
+            start = actors[0].start + 0.45 * size * np.array([np.cos(angle), np.sin(angle)])
         actors.append(_Actor(
             sprite=shape_mask(rng, kind if is_target else str(rng.choice(CLASSES)), size if is_target else int(size * 0.7)),
-            texture=texture(rng, size if is_target else int(size * 0.7), size if is_target else int(size * 0.7), striped=bool(rng.random() < 0.5)),
-            start=start, velocity=rng.uniform(-1.5, 1.5, 2) * (w / 320),
+            texture=texture(rng, size if is_target else int(size * 0.7), size if is_target else int(size * 0.7),
+                            striped=bool(rng.random() < 0.5), palette=target_palette),
+            start=start, velocity=rng.uniform(-2.0, 2.0, 2) * (w / 320),
             wobble=np.array([rng.uniform(0, 12), rng.uniform(0, 12), rng.uniform(0.1, 0.4)]),
             spin=rng.uniform(-2.0, 2.0), scale_rate=rng.uniform(-0.01, 0.01),
         ))

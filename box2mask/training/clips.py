@@ -25,6 +25,8 @@ from box2mask.crops import box_in_crop, extract, square_window
 from box2mask.structures import Sequence
 
 MotionSource = Callable[[Sequence, int], np.ndarray | None]  # (sequence, frame) -> (H', W') float32 or None
+# a teacher: (sequence, frame) -> ((H, W) float32 pseudo-mask, weight) or None
+MaskSource = Callable[[Sequence, int], tuple[np.ndarray, float] | None]
 
 
 @dataclass(frozen=True)
@@ -59,13 +61,22 @@ def pick_frames(visible: np.ndarray, rng: np.random.Generator, config: ClipConfi
     return pick
 
 
+def _crop_map(full: np.ndarray | None, sequence: Sequence, window, size: int) -> np.ndarray | None:
+    """A full-frame map (any resolution) resampled into the crop; ``None`` stays ``None``."""
+    if full is None:
+        return None
+    if full.shape != (sequence.height, sequence.width):
+        full = cv2.resize(full, (sequence.width, sequence.height), interpolation=cv2.INTER_LINEAR)
+    return extract(full.astype(np.float32), window, size)
+
+
 def make_clip(sequence: Sequence, track_index: int, frames: np.ndarray, rng: np.random.Generator,
-              config: ClipConfig, motion: MotionSource | None = None) -> dict:
+              config: ClipConfig, motion: MotionSource | None = None, teacher: MaskSource | None = None) -> dict:
     track = sequence.tracks[track_index]
     size = config.crop_size
     context = rng.uniform(*config.context)
     flip = config.flip and rng.random() < 0.5
-    images, boxes, valid, motions = [], [], [], []
+    images, boxes, valid, motions, teachers, taught = [], [], [], [], [], []
     ones = np.ones((sequence.height, sequence.width), np.uint8)
     for f in frames:
         jitter = np.array([rng.uniform(-config.shift, config.shift), rng.uniform(-config.shift, config.shift),
@@ -74,21 +85,20 @@ def make_clip(sequence: Sequence, track_index: int, frames: np.ndarray, rng: np.
         image = extract(sequence.read_frame(int(f)), window, size)
         box = box_in_crop(window, track.boxes[f], size)
         inside = extract(ones, window, size, interpolation=cv2.INTER_NEAREST).astype(np.float32)
-        m = None
-        if motion is not None:
-            full = motion(sequence, int(f))
-            if full is not None:
-                if full.shape != (sequence.height, sequence.width):
-                    full = cv2.resize(full, (sequence.width, sequence.height), interpolation=cv2.INTER_LINEAR)
-                m = extract(full.astype(np.float32), window, size)
+        m = _crop_map(motion(sequence, int(f)) if motion else None, sequence, window, size)
+        taught_by = teacher(sequence, int(f)) if teacher else None
+        t = _crop_map(taught_by[0], sequence, window, size) if taught_by else None
         images.append(image)
         boxes.append(box)
         valid.append(inside)
         motions.append(m if m is not None else np.zeros((size, size), np.float32))
+        teachers.append(t if t is not None else np.zeros((size, size), np.float32))
+        taught.append(np.float32(taught_by[1] if taught_by else 0.0))
     clip = {"images": np.stack(images), "boxes": np.stack(boxes), "valid": np.stack(valid),
-            "motion": np.stack(motions), "has_motion": np.float32(motion is not None)}
+            "motion": np.stack(motions), "has_motion": np.float32(motion is not None),
+            "teacher": np.stack(teachers), "taught": np.asarray(taught, np.float32)}  # taught: teacher weight
     if flip:
-        for key in ("images", "boxes", "valid", "motion"):
+        for key in ("images", "boxes", "valid", "motion", "teacher"):
             clip[key] = np.ascontiguousarray(clip[key][:, :, ::-1])
     if config.colour_jitter:
         gain = 1 + rng.uniform(-config.colour_jitter, config.colour_jitter, 3)
@@ -101,13 +111,13 @@ class ClipSampler:
     """Draws clips from a pool of sequences (weighted by source), reproducibly from a seed."""
 
     def __init__(self, sources: list[tuple[list[Sequence], float]], config: ClipConfig, *,
-                 motion: MotionSource | None = None, seed: int = 0):
+                 motion: MotionSource | None = None, teacher: MaskSource | None = None, seed: int = 0):
         self.pools = [(seqs, w) for seqs, w in sources if seqs]
         if not self.pools:
             raise ValueError("no training sequences with a visible box")
         weights = np.array([w for _, w in self.pools], dtype=np.float64)
         self.weights = weights / weights.sum()
-        self.config, self.motion = config, motion
+        self.config, self.motion, self.teacher = config, motion, teacher
         self.rng = np.random.default_rng(seed)
 
     def sample(self) -> dict:
@@ -117,7 +127,7 @@ class ClipSampler:
             k = int(self.rng.integers(len(seq.tracks)))
             frames = pick_frames(seq.tracks[k].visible, self.rng, self.config)
             if frames is not None:
-                return make_clip(seq, k, frames, self.rng, self.config, self.motion)
+                return make_clip(seq, k, frames, self.rng, self.config, self.motion, self.teacher)
 
     def batch(self, size: int) -> dict:
         clips = [self.sample() for _ in range(size)]

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from box2mask.atomic import atomic_path
-from box2mask.losses import (LossWeights, combine, motion_affinity_loss, pairwise_colour_loss, projection_loss,
-                             rgb_to_lab, temporal_loss)
+from box2mask.losses import (LossWeights, box_prior_loss, combine, motion_affinity_loss, pairwise_colour_loss,
+                             projection_loss, rgb_to_lab, teacher_loss, temporal_loss)
 from box2mask.model.network import NetworkConfig, VideoBoxToMask
 from box2mask.training.clips import ClipConfig, ClipSampler
 
@@ -63,8 +63,9 @@ def to_tensors(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
     """Numpy clip batch -> float tensors ``(B, T, C, S, S)`` on ``device``."""
     images = torch.from_numpy(batch["images"]).to(device).permute(0, 1, 4, 2, 3).float() / 255.0
     out = {"images": images}
-    for key in ("boxes", "valid", "motion"):
+    for key in ("boxes", "valid", "motion", "teacher"):
         out[key] = torch.from_numpy(batch[key]).to(device).unsqueeze(2).float()
+    out["taught"] = torch.from_numpy(batch["taught"]).to(device).float()  # (B, T)
     out["has_motion"] = bool(np.all(batch["has_motion"] > 0))
     return out
 
@@ -75,6 +76,11 @@ def loss_terms(logits: torch.Tensor, data: dict[str, torch.Tensor], lab: torch.T
     flat = logits.flatten(0, 1)
     boxes, valid = data["boxes"].flatten(0, 1), data["valid"].flatten(0, 1)
     terms = {"projection": projection_loss(flat, boxes, valid=valid)}
+    if weights.box_prior:
+        terms["box_prior"] = box_prior_loss(flat, boxes, valid=valid)
+    if weights.teacher and bool(data["taught"].any()):
+        taught = data["taught"].flatten(0, 1).view(-1, 1, 1, 1)
+        terms["teacher"] = teacher_loss(flat, data["teacher"].flatten(0, 1), valid * taught)
     if weights.pairwise:
         terms["pairwise"] = pairwise_colour_loss(flat, lab.flatten(0, 1), boxes, valid=valid)
     if weights.affinity and data["has_motion"]:

@@ -28,6 +28,12 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
               help="Loss terms to use (projection is always on): projection,pairwise,affinity,temporal.")
 @click.option("--warmup", type=click.IntRange(min=0), default=None,
               help="Warm-up iterations of the pairwise/affinity/temporal terms (default: 1/4 of --iterations).")
+@click.option("--loss-weights", default="", metavar="TERM=W,...",
+              help="Override loss weights, e.g. pairwise=0.4,affinity=0.3,temporal=0.3,teacher=0.5,box_prior=0.05 "
+                   "(defaults in box2mask.losses.schedule.LossWeights).")
+@click.option("--teacher", "teachers", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="A `box2mask annotate` run folder whose masks (from a box-only method, e.g. GrabCut) act as "
+                   "soft pseudo-labels (repeatable). Needs a teacher weight > 0 (default 0.5 when given).")
 @click.option("--motion-cache", type=click.Path(exists=True, file_okay=False), default=None,
               help="Output folder of `box2mask motion` to read motion maps from (else computed on the fly).")
 @click.option("--sequences", default=None, help="Comma-separated sequence ids to train on (default: all).")
@@ -38,8 +44,8 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
               help="Continue from OUT/checkpoint.pt when it exists.")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the trained weights (default OUT/weights.pt).")
-def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup, motion_cache, sequences, device,
-            seed, checkpoint_every, resume, export_path):
+def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup, loss_weights, teachers, motion_cache,
+            sequences, device, seed, checkpoint_every, resume, export_path):
     """Train the video box-to-mask network on box-annotated datasets.
 
     No mask is read: the losses use only the boxes, the frames' colours and
@@ -63,8 +69,18 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
     if sequences:
         ids = tuple(s.strip() for s in sequences.split(",") if s.strip())
         sources = [replace(s, sequences=ids) for s in sources]
-    weights = LossWeights(**{t: (1.0 if t in chosen or t == "projection" else 0.0) for t in LOSSES},
-                          warmup_length=warmup if warmup is not None else iterations // 4)
+    overrides = {"teacher": 0.5} if teachers else {}
+    for item in filter(None, (x.strip() for x in loss_weights.split(","))):
+        key, _, value = item.partition("=")
+        if key not in LossWeights.__dataclass_fields__ or key.startswith("warmup"):
+            fail(f"--loss-weights: unknown term {key!r}", f"terms: {', '.join(LossWeights().term_names())}")
+        try:
+            overrides[key] = float(value)
+        except ValueError:
+            fail(f"--loss-weights: {item!r} is not TERM=NUMBER")
+    base = LossWeights(**overrides)
+    weights = replace(base, **{t: 0.0 for t in LOSSES if t not in chosen and t != "projection"},
+                      warmup_length=warmup if warmup is not None else iterations // 4)
     config = TrainConfig(iterations=iterations, batch=batch, lr=lr, seed=seed, checkpoint_every=checkpoint_every,
                          losses=weights, clip=ClipConfig(frames=frames, crop_size=crop_size))
     with track("train", iterations) as progress:
@@ -79,9 +95,10 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
 
         try:
             trainer = train(sources, Path(out), config, motion_cache=Path(motion_cache) if motion_cache else None,
-                            device=device, resume=resume, on_log=on_log, on_start=on_start,
+                            teacher_runs=[Path(t) for t in teachers], device=device, resume=resume, on_log=on_log, on_start=on_start,
                             on_problem=lambda p: console.print(f"[yellow]skipped[/] {p}"))
         except (Box2MaskError, ValueError) as exc:
             fail(str(exc))
-    path = export_weights(trainer, export_path or Path(out) / "weights.pt", sources=sources)
+    path = export_weights(trainer, export_path or Path(out) / "weights.pt", sources=sources,
+                          teacher_runs=[Path(t) for t in teachers])
     console.print(f"weights: {path}\nlog: {trainer.log_path}")

@@ -70,6 +70,9 @@ def connect(address: str | None) -> bool:
     if address:
         ray.init(address=address, **kwargs)
     else:
+        # A private single-job cluster on this machine: no token to set up or to warn about.
+        # Joining a cluster (--address) keeps whatever authentication that cluster uses.
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         ray.init(**kwargs)
     return True
 

@@ -102,3 +102,48 @@ def test_resume_refuses_a_different_configuration(synthetic_got10k, tmp_path):
     other = replace(config, lr=0.5)
     with pytest.raises(ValueError, match="different training configuration"):
         Trainer(other, ClipSampler([(pool, 1.0)], other.clip), tmp_path).resume()
+
+
+def test_teacher_must_be_a_box_only_run(tmp_path, synthetic_got10k):
+    from box2mask.runs import RunInfo
+    from box2mask.training.teacher import TeacherMasks
+
+    with pytest.raises(Box2MaskError, match="not a box2mask run folder"):
+        TeacherMasks([synthetic_got10k])
+    run = tmp_path / "run"
+    run.mkdir()
+    RunInfo(dataset="got10k", root=str(synthetic_got10k), version="x", method="ground-truth").save(run / "run.json")
+    with pytest.raises(Box2MaskError, match="only filled-box, grabcut, network runs can teach"):
+        TeacherMasks([run])
+
+
+def test_teacher_masks_reach_the_clips_with_their_qa_weight(tmp_path, synthetic_got10k):
+    from tests.runbuild import build_run
+
+    from box2mask.training.teacher import TeacherMasks
+
+    run = build_run("got10k", synthetic_got10k, tmp_path / "teacher", method="filled-box")
+    teacher = TeacherMasks([run])
+    (pool, _), = load_sources([DataSource("got10k", synthetic_got10k)])
+    seq = pool[0]
+    mask, weight = teacher(seq, 0)
+    assert mask.shape == (seq.height, seq.width) and 0.0 < weight <= 1.0
+    box = seq.tracks[0].boxes[0]
+    assert mask[int(box[1]):int(box[3]), int(box[0]):int(box[2])].mean() == 1.0  # the filled box
+    clip = ClipSampler([(pool, 1.0)], ClipConfig(frames=2, crop_size=64), teacher=teacher).sample()
+    assert clip["teacher"].shape == (2, 64, 64) and (clip["taught"] > 0).all()
+    # the teacher crop lines up with the box drawn in the crop
+    assert np.abs(clip["teacher"] - clip["boxes"]).mean() < 0.05
+
+
+def test_teacher_loss_hand_computed():
+    from box2mask.losses import teacher_loss
+
+    logits = torch.tensor([[[[0.0, 2.0]]]], requires_grad=True)
+    target = torch.tensor([[[[1.0, 0.0]]]])
+    weight = torch.tensor([[[[1.0, 0.0]]]])  # the second pixel is not taught
+    loss = teacher_loss(logits, target, weight)
+    assert loss.item() == pytest.approx(np.log(2.0))  # BCE(logit 0, target 1) = log 2
+    loss.backward()
+    assert logits.grad[0, 0, 0, 1] == 0
+    assert teacher_loss(logits, target, torch.zeros_like(weight)).item() == 0.0
