@@ -39,6 +39,11 @@ VARIANTS = {
     "T9": {"support": 9},
     "T5-norefine": {"support": 5, "refine": False},
     "T1-norefine": {"support": 1, "refine": False},
+    "T5-guided": {"support": 5, "edges": "guided"},
+    "T5-grabcut": {"support": 5, "edges": "grabcut"},
+    "T9-grabcut": {"support": 9, "edges": "grabcut"},
+    "T5-crop192": {"support": 5, "crop_size": 192},
+    "T5-crop320": {"support": 5, "crop_size": 320},
 }
 
 

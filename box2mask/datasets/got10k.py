@@ -25,13 +25,11 @@ import numpy as np
 from box2mask.datasets.validation import (
     ProblemLog,
     finalize_boxes,
-    list_frames,
-    parse_boxes_xywh,
+    frames_and_boxes,
     parse_flags,
     read_lines,
 )
 from box2mask.errors import DatasetError
-from box2mask.frames import image_size
 from box2mask.structures import Sequence, Track
 
 SPLITS = ("train", "val", "test")
@@ -75,15 +73,9 @@ class Got10kReader:
         if not folder.is_dir():
             log.error("sequence folder listed in list.txt does not exist", folder)
             log.raise_if_errors()
-        frames = list_frames(folder, log)
-        log.raise_if_errors()
-        n = len(frames)
-        height, width = image_size(frames[0])
-
         gt_path = folder / "groundtruth.txt"
-        xywh = parse_boxes_xywh(gt_path, log)
-        log.raise_if_errors()
-        assert xywh is not None
+        frames, (height, width), xywh = frames_and_boxes(folder, gt_path, log)
+        n = len(frames)
         split = _split_from_name(seq_id) or self.split
         first_frame_only = xywh.shape[0] == 1 and n > 1 and split == "test"
         if first_frame_only:

@@ -22,13 +22,11 @@ from pathlib import Path
 from box2mask.datasets.validation import (
     ProblemLog,
     finalize_boxes,
-    list_frames,
-    parse_boxes_xywh,
+    frames_and_boxes,
     parse_flags,
     read_lines,
 )
 from box2mask.errors import DatasetError
-from box2mask.frames import image_size
 from box2mask.structures import Sequence, Track
 
 SPLIT_FILES = {"train": "training_set.txt", "test": "testing_set.txt"}
@@ -83,15 +81,9 @@ class LasotReader:
         if not folder.is_dir():
             log.error("sequence folder does not exist", folder)
             log.raise_if_errors()
-        frames = list_frames(folder / "img", log)
-        log.raise_if_errors()
-        n = len(frames)
-        height, width = image_size(frames[0])
-
         gt_path = folder / "groundtruth.txt"
-        xywh = parse_boxes_xywh(gt_path, log)
-        log.raise_if_errors()
-        assert xywh is not None
+        frames, (height, width), xywh = frames_and_boxes(folder / "img", gt_path, log)
+        n = len(frames)
         if xywh.shape[0] != n:
             log.error(f"has {xywh.shape[0]} box lines for {n} frames", gt_path)
         occluded = parse_flags(folder / "full_occlusion.txt", log, n=n, allowed=range(0, 2), default=0, one_row=True)

@@ -109,6 +109,23 @@ def _check_numbering(frames: list[Path], log: ProblemLog) -> list[Path]:
     return frames
 
 
+def frames_and_boxes(frame_dir: Path, gt_path: Path, log: ProblemLog) -> tuple[list[Path], tuple[int, int], np.ndarray]:
+    """Frames in order, the image size (first frame's header) and the ``x,y,w,h`` boxes.
+
+    The common start of the GOT-10k and LaSOT readers; raises :class:`SequenceError`
+    as soon as something it needs is wrong.
+    """
+    from box2mask.frames import image_size
+
+    frames = list_frames(frame_dir, log)
+    log.raise_if_errors()
+    size = image_size(frames[0])
+    xywh = parse_boxes_xywh(gt_path, log)
+    log.raise_if_errors()
+    assert xywh is not None
+    return frames, size, xywh
+
+
 def read_lines(path: Path, log: ProblemLog, *, required: bool) -> list[str] | None:
     """Non-empty-trailing lines of a text file; ``None`` (with a problem) if absent."""
     if not path.is_file():

@@ -251,6 +251,12 @@ class NetworkMethod:
     def weights_sha256(self) -> str:
         return file_sha256(self.weights)
 
+    @property
+    def window(self) -> int:
+        """Targets per pipeline window: 2 T Delta lets dense targets tile into full clips with no filler frames."""
+        config = self._config()
+        return max(16, 2 * config.support * config.interval)
+
     def to(self, device: str) -> "NetworkMethod":
         """Run inference on ``device`` (the pipeline places each worker's model explicitly)."""
         self.device = device
