@@ -5,7 +5,7 @@ sequences, exports each with ``box2mask export --format coco``, builds a COCO
 ground truth for the same images from the DAVIS masks, and runs COCOeval.
 Also scores the same runs with ``box2mask eval`` (J&F) so the two views sit side by side.
 
-    .venv/bin/python benchmarks/coco_ap.py --every 4 --grabcut-run /tmp/bench/davis-grabcut-every4
+    .venv/bin/python benchmarks/coco_ap.py --every 4 --keep /tmp/bench   # runs kept as /tmp/bench/<method>
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--methods", default="filled-box,grabcut")
-    parser.add_argument("--grabcut-run", type=Path, default=None,
-                        help="reuse (or build and keep) the GrabCut run here (e.g. the one qa_ranking.py kept)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="build each method's run in KEEP/<method> and reuse it when it exists")
     parser.add_argument("--davis", type=Path, default=DAVIS)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "coco_ap.json")
     args = parser.parse_args()
@@ -43,9 +43,7 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for method in args.methods.split(","):
-            run = Path(tmp) / method
-            if method == "grabcut" and args.grabcut_run is not None:
-                run = args.grabcut_run
+            run = (args.keep or Path(tmp)) / method
             start = time.perf_counter()
             if not (run / "shards").is_dir():
                 build_run("davis", args.davis, run, method=method, every=args.every, sequences_per_shard=3)

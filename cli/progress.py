@@ -27,9 +27,14 @@ class PlainTask:
 
     def __init__(self, description: str, total: int | None, every: float = 10.0):
         self.description, self.total, self.every = description, total, every
-        self.done = 0
+        self.done = self.skipped = 0
         self.start = self.last = time.monotonic()
         self.extra = ""
+
+    def skip(self, n: int) -> None:
+        """Count work already done before this run (resume) without crediting it to the rate."""
+        self.done += n
+        self.skipped += n
 
     def advance(self, n: int = 1, extra: str = "") -> None:
         self.done += n
@@ -38,7 +43,7 @@ class PlainTask:
         if now - self.last >= self.every or (self.total and self.done >= self.total):
             self.last = now
             total = f"/{self.total}" if self.total else ""
-            rate = self.done / max(now - self.start, 1e-9)
+            rate = (self.done - self.skipped) / max(now - self.start, 1e-9)
             print(f"[{self.description}] {self.done}{total} ({rate:.1f}/s) {self.extra}", file=sys.stderr, flush=True)
 
 
@@ -49,6 +54,10 @@ class RichTask:
 
     def advance(self, n: int = 1, extra: str = "") -> None:
         self.progress.update(self.task, advance=n, extra=extra)
+
+    def skip(self, n: int) -> None:
+        """Work done by an earlier run: moves the bar; rich's speed estimate only sees later steps."""
+        self.progress.reset(self.task, completed=n)
 
 
 @contextlib.contextmanager

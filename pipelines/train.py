@@ -110,10 +110,14 @@ def live_motion(cache_size: int = 512) -> MotionSource:
 
 def train(sources: list[DataSource], out: Path | str, config: TrainConfig, *, motion_cache: Path | None = None,
           teacher_runs: list[Path] | None = None, live_motion_maps: bool = True, device: str = "auto",
-          resume: bool = True,
+          resume: bool = True, init_weights: Path | None = None,
           on_log: Callable[[dict], None] | None = None, on_problem: Callable[[Problem], None] | None = None,
           on_start: Callable[[Trainer], None] | None = None) -> Trainer:
-    """Run (or resume) a training job; returns the trainer at the end."""
+    """Run (or resume) a training job; returns the trainer at the end.
+
+    ``init_weights`` starts from a weights file (fine-tuning, e.g. the shipped weights on
+    your own boxes) instead of the ImageNet backbone alone; a resumed checkpoint wins over it.
+    """
     import torch
 
     pools = load_sources(sources, on_problem=on_problem)
@@ -130,7 +134,14 @@ def train(sources: list[DataSource], out: Path | str, config: TrainConfig, *, mo
         raise Box2MaskError("a teacher weight was given without a teacher run (--teacher RUN_DIR)")
     sampler = ClipSampler(pools, config.clip, motion=motion, teacher=teacher, seed=config.seed)
     resolved = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-    trainer = Trainer(config, sampler, out, device=resolved)
+    network = None
+    if init_weights is not None:
+        from box2mask.model.predictor import load_weights
+
+        network, _, _ = load_weights(init_weights)
+        if network.config != config.network:
+            raise Box2MaskError(f"{init_weights}: its network configuration differs from this training's")
+    trainer = Trainer(config, sampler, out, device=resolved, network=network)
     if resume:
         trainer.resume()
     if on_start:

@@ -131,14 +131,18 @@ class Predictor:
         for start in range(0, len(clips), step):
             group = clips[start:start + step]
             frames = np.stack([c.frames for c in group])                # (B, T)
-            needed = [int(f) for f in np.unique(frames) if int(f) not in features]
+            current = [int(f) for f in np.unique(frames)]
+            for f in current:  # least recently *used* goes first, never a frame this group needs
+                if f in features:
+                    features.move_to_end(f)
+            needed = [f for f in current if f not in features]
             if needed:
                 images = torch.from_numpy(np.stack([items[f].image for f in needed])).to(self.device)
                 feats = self.network.frame_features(images.permute(0, 3, 1, 2).float() / 255.0)
                 for k, f in enumerate(needed):
                     features[f] = {"x": feats["x"][k], "image": feats["image"][k],
                                    "skips": {s: v[k] for s, v in feats["skips"].items()}}
-                while len(features) > self.config.feature_cache:
+                while len(features) > max(self.config.feature_cache, len(current)):
                     features.popitem(last=False)
             flat = frames.reshape(-1)
             batch_feats = {

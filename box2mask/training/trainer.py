@@ -38,6 +38,7 @@ class TrainConfig:
     lr_steps: tuple[float, ...] = (0.6, 0.85)   # fractions of the run where the rate drops
     lr_factor: float = 0.2
     first_pass_weight: float = 1.0              # seed 001 Eq. 4 weights both passes equally
+    object_dropout: float = 0.0                 # chance per clip of hiding m_t (VideoBoxToMask.forward)
     checkpoint_every: int = 250
     seed: int = 0
     losses: LossWeights = field(default_factory=LossWeights)
@@ -127,7 +128,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate(self.iteration)
         with torch.autocast(self.device.type, enabled=self.amp):
-            out = self.net(data["images"], data["boxes"])
+            out = self.net(data["images"], data["boxes"], object_dropout=self.config.object_dropout)
         lab = rgb_to_lab(data["images"].flatten(0, 1)).view_as(data["images"])
         terms: dict[str, torch.Tensor] = {}
         for name, weight in (("first", self.config.first_pass_weight), ("refined", 1.0)):

@@ -42,10 +42,15 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=250, show_default=True)
 @click.option("--resume/--restart", default=True, show_default=True,
               help="Continue from OUT/checkpoint.pt when it exists.")
+@click.option("--object-dropout", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Chance per clip of hiding the per-frame object features from the decoder, so that it "
+                   "learns to use the other frames (docs/network.md).")
+@click.option("--init", "init_weights", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Start from these weights (fine-tuning, e.g. weights/box2mask-video.pt on your own boxes).")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the trained weights (default OUT/weights.pt).")
 def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup, loss_weights, teachers, motion_cache,
-            sequences, device, seed, checkpoint_every, resume, export_path):
+            sequences, device, seed, checkpoint_every, resume, object_dropout, init_weights, export_path):
     """Train the video box-to-mask network on box-annotated datasets.
 
     No mask is read: the losses use only the boxes, the frames' colours and
@@ -82,12 +87,13 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
     weights = replace(base, **{t: 0.0 for t in LOSSES if t not in chosen and t != "projection"},
                       warmup_length=warmup if warmup is not None else iterations // 4)
     config = TrainConfig(iterations=iterations, batch=batch, lr=lr, seed=seed, checkpoint_every=checkpoint_every,
+                         object_dropout=object_dropout,
                          losses=weights, clip=ClipConfig(frames=frames, crop_size=crop_size))
     with track("train", iterations) as progress:
         def on_start(trainer):
             if trainer.iteration:
                 console.print(f"resuming at iteration {trainer.iteration}")
-                progress.advance(trainer.iteration)
+                progress.skip(trainer.iteration)
 
         def on_log(log):
             shown = " ".join(f"{k[:4]}={log[k]:.3f}" for k in LOSSES if k in log)
@@ -95,7 +101,8 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
 
         try:
             trainer = train(sources, Path(out), config, motion_cache=Path(motion_cache) if motion_cache else None,
-                            teacher_runs=[Path(t) for t in teachers], device=device, resume=resume, on_log=on_log, on_start=on_start,
+                            teacher_runs=[Path(t) for t in teachers], device=device, resume=resume,
+                            init_weights=Path(init_weights) if init_weights else None, on_log=on_log, on_start=on_start,
                             on_problem=lambda p: console.print(f"[yellow]skipped[/] {p}"))
         except (Box2MaskError, ValueError) as exc:
             fail(str(exc))

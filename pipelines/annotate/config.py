@@ -21,9 +21,8 @@ from box2mask.errors import Box2MaskError
 from box2mask.methods import METHODS, get_method
 from pipelines.presets import sampling_for
 
-# The method used when none is named.  One constant, so switching the default
-# to the trained network is a one-line change.
-DEFAULT_METHOD = "grabcut"
+# The method used when none is named: the trained video network (weights/box2mask-video.pt).
+DEFAULT_METHOD = "network"
 # Mask rows (track x annotated frame) per shard: a few minutes of GrabCut on one
 # core, seconds on a GPU; a crash loses at most the shards in flight.
 DEFAULT_SHARD_FRAMES = 1000

@@ -127,6 +127,26 @@ def test_weights_round_trip_and_predictor_agrees_with_method(tmp_path, backbone,
         np.testing.assert_array_equal(p.mask, r.mask)
 
 
+def test_a_small_feature_cache_gives_the_same_masks(backbone, synthetic_got10k):
+    """Frames reused across clip groups must survive cache eviction (T = 9 once lost one: KeyError)."""
+    from dataclasses import replace
+
+    from box2mask.datasets import open_dataset
+
+    torch.manual_seed(0)
+    network = VideoBoxToMask(SMALL, backbone=backbone).eval()
+    reader = open_dataset("got10k", synthetic_got10k)
+    seq = reader.load(reader.sequence_ids()[0])
+    track = seq.tracks[0]
+    config = InferenceConfig(crop_size=64, support=5, interval=2, clips_per_batch=2, feature_cache=64)
+    roomy = Predictor(network, config, device="cpu").predict(lambda i: seq.read_frame(i), track.boxes, track.visible)
+    tight = Predictor(network, replace(config, feature_cache=3), device="cpu").predict(
+        lambda i: seq.read_frame(i), track.boxes, track.visible)
+    assert len(roomy) == len(tight) == len(seq)
+    for a, b in zip(roomy, tight):
+        np.testing.assert_array_equal(a.mask, b.mask)
+
+
 def test_unknown_weights_file_is_refused(tmp_path):
     bad = tmp_path / "bad.pt"
     torch.save({"format": "something-else"}, bad)

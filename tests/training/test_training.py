@@ -71,7 +71,8 @@ def test_sequences_reaching_training_carry_no_masks(synthetic_got10k):
         fields = set(vars(seq)) | {k for t in seq.tracks for k in vars(t)}
         assert not any("mask" in f for f in fields)
     clip = ClipSampler([(pool, 1.0)], ClipConfig(frames=2, crop_size=64)).sample()
-    assert set(clip) == {"images", "boxes", "valid", "motion", "has_motion"}
+    assert set(clip) == {"images", "boxes", "valid", "motion", "has_motion", "teacher", "taught"}
+    assert not clip["taught"].any() and not clip["teacher"].any()  # no teacher run given: nothing taught
     assert clip["images"].shape == (2, 64, 64, 3) and set(np.unique(clip["boxes"])) <= {0.0, 1.0}
 
 
@@ -147,3 +148,19 @@ def test_teacher_loss_hand_computed():
     loss.backward()
     assert logits.grad[0, 0, 0, 1] == 0
     assert teacher_loss(logits, target, torch.zeros_like(weight)).item() == 0.0
+
+
+def test_fine_tuning_starts_from_the_given_weights(synthetic_got10k, tmp_path):
+    from pipelines.train import export_weights
+
+    sources = [DataSource("got10k", synthetic_got10k)]
+    config = replace(TINY, iterations=1, losses=replace(TINY.losses, affinity=0.0))
+    first = train(sources, tmp_path / "a", config, device="cpu")
+    weights = export_weights(first, tmp_path / "a.pt", sources=sources)
+    frozen_lr = replace(config, lr=0.0)  # no update: the state after one step is the starting state
+    tuned = train(sources, tmp_path / "b", frozen_lr, device="cpu", init_weights=weights)
+    for key, value in first.net.trainable_state_dict().items():
+        torch.testing.assert_close(tuned.net.trainable_state_dict()[key], value)
+    other = replace(frozen_lr, network=replace(TINY.network, channels=8))
+    with pytest.raises(Box2MaskError, match="network configuration differs"):
+        train(sources, tmp_path / "c", other, device="cpu", init_weights=weights)
