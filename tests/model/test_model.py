@@ -89,6 +89,24 @@ def test_network_shapes_and_coarse_first_pass(backbone):
     assert not any(k.startswith("backbone.") for k in net.trainable_state_dict())
 
 
+def test_object_dropout_hides_the_per_frame_object_features(backbone):
+    torch.manual_seed(0)
+    net = VideoBoxToMask(SMALL, backbone=backbone)
+    images, boxes = torch.rand(2, 3, 3, 64, 64), torch.zeros(2, 3, 1, 64, 64)
+    boxes[..., 16:48, 20:44] = 1
+    net.train()
+    kept = net(images, boxes, object_dropout=0.0)["refined"]
+    hidden = net(images, boxes, object_dropout=1.0)["refined"]
+    encode = net.encoder.forward
+    net.encoder.forward = lambda *a: (lambda e, w, m: (e, w, torch.zeros_like(m)))(*encode(*a))
+    without_m = net(images, boxes)["refined"]
+    torch.testing.assert_close(hidden, without_m)
+    assert not torch.allclose(kept, hidden)
+    net.encoder.forward = encode
+    net.eval()  # never at inference
+    torch.testing.assert_close(net(images, boxes, object_dropout=1.0)["refined"], net(images, boxes)["refined"])
+
+
 def test_clip_plan_covers_each_target_once():
     visible = np.ones(40, bool)
     visible[[7, 8]] = False
