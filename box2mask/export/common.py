@@ -70,13 +70,28 @@ class FrameNamer:
 
     def __init__(self, source: RunSource, image_root: Path | None):
         self.source = source
-        self.image_root = Path(image_root).resolve() if image_root is not None else None
+        self.image_root = os.path.abspath(image_root) if image_root is not None else None
 
     def __call__(self, frame_path: str) -> str:
         if self.image_root is None:
             return Path(frame_path).as_posix()
-        absolute = self.source.frame_file(frame_path)
-        return Path(os.path.relpath(absolute, self.image_root)).as_posix()
+        return relative_to_root(str(self.source.frame_file(frame_path)), self.image_root)
+
+
+def relative_to_root(path: str, root: str) -> str:
+    """``path`` relative to ``root``, seeing through symlinked folders on either side.
+
+    The dataset root in run.json and the ``--image-root`` a user types may reach the same
+    folder through different links; the folders are compared resolved when the plain
+    paths do not nest. The file itself is never resolved (frames may be links elsewhere).
+    """
+    rel = os.path.relpath(os.path.abspath(path), root)
+    if rel.startswith(".."):
+        real = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+        resolved = os.path.relpath(real, os.path.realpath(root))
+        if not resolved.startswith(".."):
+            rel = resolved
+    return Path(rel).as_posix()
 
 
 ROW_COLUMNS = ["category", "visible", "source_box", "mask_box", "rle", "area", "score",

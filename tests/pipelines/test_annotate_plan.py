@@ -7,6 +7,7 @@ import pytest
 
 from box2mask.datasets.manifest import SCHEMA
 from pipelines.annotate.config import (
+    DEFAULT_METHOD,
     AnnotateConfig,
     ConfigError,
     check_method,
@@ -60,7 +61,7 @@ def test_fingerprint_holds_content_choices_not_execution(tmp_path):
     base = AnnotateConfig(dataset="lasot", root=tmp_path, out=tmp_path / "out")
     fp = fingerprint(base, None)
     assert fp["every"] == 5 and fp["max_frames"] == 200  # LaSOT preset, resolved
-    assert fp["method"] == "grabcut" and fp["root"] == str(tmp_path.resolve())
+    assert fp["method"] == DEFAULT_METHOD == "network" and fp["root"] == str(tmp_path.resolve())
     # the preset spelt out explicitly is the same configuration
     assert fingerprint(AnnotateConfig(dataset="lasot", root=tmp_path, out=tmp_path / "o", every=5,
                                       max_frames=200), None) == fp
@@ -82,7 +83,7 @@ def test_method_options_are_checked_before_any_work(tmp_path):
     weights = tmp_path / "w.pt"
     weights.write_bytes(b"x")
     with pytest.raises(ConfigError, match="does not accept"):  # grabcut has no weights
-        check_method(AnnotateConfig(dataset="got10k", root=tmp_path, out=tmp_path, weights=weights))
+        check_method(AnnotateConfig(dataset="got10k", root=tmp_path, out=tmp_path, method="grabcut", weights=weights))
     with pytest.raises(ConfigError, match="does not exist"):
         check_method(AnnotateConfig(dataset="got10k", root=tmp_path, out=tmp_path, weights=tmp_path / "none"))
 
@@ -114,7 +115,7 @@ def test_default_weights_of_a_method_are_fingerprinted(tmp_path, monkeypatch):
     given.write_bytes(b"weights")
     assert weights_digest(AnnotateConfig(dataset="got10k", root=tmp_path, out=tmp_path, method="weighted",
                                          weights=given)) == sha256_file(given)
-    assert weights_digest(AnnotateConfig(dataset="got10k", root=tmp_path, out=tmp_path)) is None  # grabcut
+    assert weights_digest(AnnotateConfig(dataset="got10k", root=tmp_path, out=tmp_path, method="grabcut")) is None
     monkeypatch.setattr(Weighted, "digest", None)
     with pytest.raises(ConfigError, match="weights cannot be read"):
         weights_digest(config)

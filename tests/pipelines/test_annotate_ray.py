@@ -9,7 +9,7 @@ import pytest
 from box2mask.datasets.manifest import read_manifest
 from box2mask.runs import RunInfo, RunPaths
 from box2mask.shards import shard_paths
-from pipelines.annotate import AnnotateConfig, ConfigError, annotate
+from pipelines.annotate import DEFAULT_METHOD, AnnotateConfig, ConfigError, annotate
 from pipelines.annotate.commit import read_failures
 from pipelines.status import run_status
 from tests.pipelines.procs import keys_of, rows_of
@@ -36,7 +36,7 @@ def test_every_planned_row_is_written_exactly_once(first_run):
     keys = keys_of(out)
     assert len(keys) == len(set(keys)) and sorted(keys) == expected_keys(out)
     info = RunInfo.load(RunPaths(out).run_json)
-    assert info.method == "grabcut" and info.config["shard_frames"] == 12 and info.version
+    assert info.method == DEFAULT_METHOD and info.config["shard_frames"] == 12 and info.version
     assert snaps[-1].frames_done == snaps[-1].frames_total == summary.frames_total == len(keys)
     assert snaps[-1].shards_done == 3 and snaps[-1].failures == 0
 
@@ -78,7 +78,7 @@ def test_a_different_configuration_is_refused_unless_forced(first_run, tiny_got1
     with pytest.raises(ConfigError, match=r"(?s)every: 1 \(in run.json\) -> 2 \(now\).*method"):
         annotate(changed)
     assert rows_of(copy) == rows_of(out)  # refused before touching anything
-    assert RunInfo.load(RunPaths(copy).run_json).method == "grabcut"
+    assert RunInfo.load(RunPaths(copy).run_json).method == DEFAULT_METHOD
 
 
 def test_force_moves_the_old_run_aside(first_run, tiny_got10k, tmp_path):
