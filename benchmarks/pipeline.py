@@ -247,7 +247,7 @@ def annotate_case(dataset: str, root: Path, *, workers: int, tmp: Path, sample: 
 
 
 def part_e2e(args, tmp: Path) -> dict:
-    out = {"method": "grabcut (the pipeline default)",
+    out = {"method": "grabcut (a fixed CPU method, so the figure measures the pipeline, not the network)",
            "data": f"davis16-dev: all 18 sequences, {args.davis_max_frames} frames each spread evenly "
                    "(boxes from masks); lasot airplane-1 under its preset (every 5th frame, at most 200)"}
     for workers in (1, 2):

@@ -43,8 +43,8 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
 @click.option("--resume/--restart", default=True, show_default=True,
               help="Continue from OUT/checkpoint.pt when it exists.")
 @click.option("--object-dropout", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Chance per clip of hiding the per-frame object features from the decoder, so that it "
-                   "learns to use the other frames (docs/network.md).")
+              help="Chance per clip of hiding the per-frame object features from the decoder, to push it "
+                   "onto the other frames (experimental: see docs/network.md).")
 @click.option("--init", "init_weights", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Start from these weights (fine-tuning, e.g. weights/box2mask-video.pt on your own boxes).")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
