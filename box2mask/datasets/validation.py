@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from box2mask.errors import SequenceError
-from box2mask.frames import IMAGE_SUFFIXES, sniff_image
+from box2mask.frames import IMAGE_SUFFIXES, image_size, sniff_image
 from box2mask.structures import Problem
 
 _SPLIT = re.compile(r"[,\t ]+")
@@ -115,8 +115,6 @@ def frames_and_boxes(frame_dir: Path, gt_path: Path, log: ProblemLog) -> tuple[l
     The common start of the GOT-10k and LaSOT readers; raises :class:`SequenceError`
     as soon as something it needs is wrong.
     """
-    from box2mask.frames import image_size
-
     frames = list_frames(frame_dir, log)
     log.raise_if_errors()
     size = image_size(frames[0])

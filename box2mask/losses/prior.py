@@ -16,19 +16,17 @@ with its area times the weight).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from box2mask.losses.teacher import teacher_loss
 
 
 def box_prior_loss(logits: Tensor, box_masks: Tensor, *, valid: Tensor | None = None) -> Tensor:
     """Mean BCE towards 1 over the valid pixels inside the box.
 
     logits, box_masks (and valid): (B, 1, H, W); box_masks in {0, 1}.  Returns a scalar
-    (0 attached to the graph when no box pixel is valid).
+    (0 attached to the graph when no box pixel is valid).  It is the teacher loss with a
+    teacher that says "object" everywhere inside the box.
     """
     weight = box_masks if valid is None else box_masks * valid
-    total = weight.sum()
-    if total <= 0:
-        return logits.sum() * 0.0
-    bce = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits), reduction="none")
-    return (bce * weight).sum() / total
+    return teacher_loss(logits, torch.ones_like(logits), weight)

@@ -89,6 +89,7 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
     config = TrainConfig(iterations=iterations, batch=batch, lr=lr, seed=seed, checkpoint_every=checkpoint_every,
                          object_dropout=object_dropout,
                          losses=weights, clip=ClipConfig(frames=frames, crop_size=crop_size))
+    teacher_runs = [Path(t) for t in teachers]
     with track("train", iterations) as progress:
         def on_start(trainer):
             if trainer.iteration:
@@ -101,11 +102,11 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
 
         try:
             trainer = train(sources, Path(out), config, motion_cache=Path(motion_cache) if motion_cache else None,
-                            teacher_runs=[Path(t) for t in teachers], device=device, resume=resume,
+                            teacher_runs=teacher_runs, device=device, resume=resume,
                             init_weights=Path(init_weights) if init_weights else None, on_log=on_log, on_start=on_start,
                             on_problem=lambda p: console.print(f"[yellow]skipped[/] {p}"))
         except (Box2MaskError, ValueError) as exc:
             fail(str(exc))
     path = export_weights(trainer, export_path or Path(out) / "weights.pt", sources=sources,
-                          teacher_runs=[Path(t) for t in teachers])
+                          teacher_runs=teacher_runs)
     console.print(f"weights: {path}\nlog: {trainer.log_path}")

@@ -164,3 +164,18 @@ def test_fine_tuning_starts_from_the_given_weights(synthetic_got10k, tmp_path):
     other = replace(frozen_lr, network=replace(TINY.network, channels=8))
     with pytest.raises(Box2MaskError, match="network configuration differs"):
         train(sources, tmp_path / "c", other, device="cpu", init_weights=weights)
+
+
+def test_box_prior_loss_hand_computed():
+    from box2mask.losses import box_prior_loss
+
+    logits = torch.tensor([[[[0.0, 2.0, -1.0]]]], requires_grad=True)
+    box = torch.tensor([[[[1.0, 1.0, 0.0]]]])  # the third pixel is outside the box
+    loss = box_prior_loss(logits, box)
+    expected = (np.log(2.0) + np.log1p(np.exp(-2.0))) / 2  # BCE towards 1 of logits 0 and 2
+    assert loss.item() == pytest.approx(expected)
+    loss.backward()
+    assert logits.grad[0, 0, 0, 2] == 0
+    valid = torch.tensor([[[[0.0, 1.0, 1.0]]]])
+    assert box_prior_loss(logits, box, valid=valid).item() == pytest.approx(np.log1p(np.exp(-2.0)))
+    assert box_prior_loss(logits, torch.zeros_like(box)).item() == 0.0
