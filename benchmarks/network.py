@@ -43,11 +43,20 @@ VARIANTS = {
     "T5-grabcut": {"support": 5, "edges": "grabcut"},
     "T9-grabcut": {"support": 9, "edges": "grabcut"},
     "T5-crop192": {"support": 5, "crop_size": 192},
+    "T5-crop256-context2.6": {"support": 5, "crop_size": 256, "context": 2.6},
     "T5-crop320": {"support": 5, "crop_size": 320},
+    "T5-crop288-context2.0": {"support": 5, "crop_size": 288, "context": 2.0},
+    "T5-crop320-context2.0": {"support": 5, "crop_size": 320, "context": 2.0},
+    "T5-crop384": {"support": 5, "crop_size": 384},
+    "T5-context2.2": {"support": 5, "context": 2.2},
+    "T5-crop320-context2.2": {"support": 5, "crop_size": 320, "context": 2.2},
+    "T5-crop384-context2.2": {"support": 5, "crop_size": 384, "context": 2.2},
+    "T5-interval3": {"support": 5, "interval": 3},
+    "T5-interval10": {"support": 5, "interval": 10},
 }
 
 
-def evaluate(predictor: Predictor, reader, ids: list[str]) -> dict:
+def evaluate(predictor: Predictor, reader, ids: list[str], every: int = 1) -> dict:
     per_seq = {}
     frames_total, seconds_total = 0, 0.0
     for seq_id in ids:
@@ -56,10 +65,11 @@ def evaluate(predictor: Predictor, reader, ids: list[str]) -> dict:
         track = seq.tracks[0]
         images = [seq.read_frame(i) for i in range(len(seq))]
         start = time.perf_counter()
-        preds = predictor.predict(images, track.boxes, track.visible)
+        targets = np.arange(0, len(seq), every)
+        preds = predictor.predict(images, track.boxes, track.visible, targets=targets)
         seconds = time.perf_counter() - start
         js, fs = [], []
-        for k, pred in enumerate(preds):
+        for k, pred in zip(targets, preds):
             gt = gts[k] == track.track_id
             mask = pred.mask if pred is not None else np.zeros_like(gt)
             j, f = frame_scores(mask, gt)
@@ -84,6 +94,8 @@ def main() -> None:
     parser.add_argument("--sequences", default=None, help="override the held-out list (comma-separated)")
     parser.add_argument("--split", choices=("heldout", "train"), default="heldout",
                         help="which part of davis16-dev to score (train = the sequences whose boxes trained it)")
+    parser.add_argument("--every", type=int, default=1,
+                        help="score every k-th frame only (support frames are still used; quicker for choosing settings)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, required=True)
@@ -92,7 +104,7 @@ def main() -> None:
     reader = open_dataset("davis", args.data)
     train_ids, held = split(reader.sequence_ids())
     ids = args.sequences.split(",") if args.sequences else (held if args.split == "heldout" else train_ids)
-    report = {"sequences": ids, "threads": args.threads, "device": args.device, "results": {}}
+    report = {"sequences": ids, "every": args.every, "threads": args.threads, "device": args.device, "results": {}}
     runs: list[tuple[str, Path, dict]] = []
     if args.ablation:
         for item in args.ablation.split(","):
@@ -104,7 +116,7 @@ def main() -> None:
         network, config, _ = load_weights(weights)
         predictor = Predictor(network, replace(config, **overrides), device=args.device)
         print(f"{name}: {weights} {overrides}", flush=True)
-        result = evaluate(predictor, reader, ids)
+        result = evaluate(predictor, reader, ids, args.every)
         result["weights"] = str(weights)
         result["config"] = {k: v for k, v in vars(predictor.config).items()}
         report["results"][name] = result

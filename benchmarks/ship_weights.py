@@ -1,7 +1,12 @@
 """Package a training checkpoint as the shipped weights, with its provenance.
 
-    .venv/bin/python benchmarks/ship_weights.py --checkpoint /work/runs/main2/checkpoint.pt \
-        --out weights/box2mask-video.pt [--edges none] [--support 5]
+    .venv/bin/python benchmarks/ship_weights.py --checkpoint /work/runs/mf1/checkpoint.pt \
+        --stages /work/runs/main2,/work/runs/ft-drop \
+        --out weights/box2mask-video.pt --crop-size 288 --context 2.0 [--edges none] [--support 5]
+
+``--stages`` names the earlier runs of a chain of fine-tunes (each started from
+the previous one's weights with ``--init``), oldest first, so that the file
+records every stage's steps, options and time, not only the last one's.
 
 The metadata written into the file says what the weights were trained on
 (sources, teachers, losses, iterations), which davis16-dev sequences were held
@@ -27,6 +32,20 @@ from box2mask.model.predictor import InferenceConfig, file_sha256  # noqa: E402
 from pipelines.train import weights_from_checkpoint  # noqa: E402
 
 
+def stage_summary(run: Path) -> dict:
+    """Steps, step time and the options that differ between stages, from a run folder."""
+    import json
+
+    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
+    config = state["config"]
+    log = run / "train_log.jsonl"
+    seconds = (sum(json.loads(line)["seconds"] for line in log.read_text().splitlines() if line.strip())
+               if log.is_file() else None)
+    return {"run": run.name, "iterations": int(state["iteration"]), "seconds": seconds, "lr": config["lr"],
+            "object_dropout": config.get("object_dropout", 0.0), "support_dropout": config.get("support_dropout", 0.0),
+            "network": config["network"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, required=True)
@@ -34,15 +53,14 @@ def main() -> None:
     parser.add_argument("--edges", default="none")
     parser.add_argument("--support", type=int, default=5)
     parser.add_argument("--crop-size", type=int, default=256)
+    parser.add_argument("--context", type=float, default=2.6, help="crop side / sqrt(box area) at inference")
+    parser.add_argument("--stages", default="", help="earlier run folders of a fine-tuning chain, oldest first")
     args = parser.parse_args()
-    state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    train_log = args.checkpoint.parent / "train_log.jsonl"
-    seconds = None
-    if train_log.is_file():
-        import json
-
-        seconds = sum(json.loads(line)["seconds"] for line in train_log.read_text().splitlines() if line.strip())
-    inference = replace(InferenceConfig(), edges=args.edges, support=args.support, crop_size=args.crop_size)
+    runs = [Path(p) for p in args.stages.split(",") if p] + [args.checkpoint.parent]
+    stages = [stage_summary(run) for run in runs]
+    seconds = sum(s["seconds"] for s in stages) if all(s["seconds"] is not None for s in stages) else None
+    inference = replace(InferenceConfig(), edges=args.edges, support=args.support, crop_size=args.crop_size,
+                        context=args.context)
     extra = {
         "box2mask_version": __version__,
         "supervision": "boxes only (projection, colour pairwise, motion-aware affinity, temporal losses; "
@@ -60,11 +78,14 @@ def main() -> None:
                     "(Apache-2.0), frozen",
         "hardware": f"CPU only ({platform.processor() or platform.machine()}), 1 thread per run, shared 2-core machine",
         "train_seconds": seconds,
+        "iterations": sum(s["iterations"] for s in stages),
+        "stages": stages,
         "torch": str(torch.__version__),
     }
     path = weights_from_checkpoint(args.checkpoint, args.out, inference=inference, extra=extra)
     size = path.stat().st_size / 1e6
-    print(f"{path}: {size:.2f} MB, sha256 {file_sha256(path)}, iterations {state['iteration']}")
+    print(f"{path}: {size:.2f} MB, sha256 {file_sha256(path)}, iterations {extra['iterations']} "
+          f"in {len(stages)} stage(s)")
 
 
 if __name__ == "__main__":

@@ -138,9 +138,15 @@ def train(sources: list[DataSource], out: Path | str, config: TrainConfig, *, mo
     if init_weights is not None:
         from box2mask.model.predictor import load_weights
 
-        network, _, _ = load_weights(init_weights)
-        if network.config != config.network:
+        from box2mask.model.network import VideoBoxToMask
+
+        loaded, _, _ = load_weights(init_weights)
+        # which inputs reach the decoder and encoder changes no parameter: such weights can start either kind
+        wiring = {"object_path": config.network.object_path, "encoder_features": config.network.encoder_features}
+        if replace(loaded.config, **wiring) != config.network:
             raise Box2MaskError(f"{init_weights}: its network configuration differs from this training's")
+        network = VideoBoxToMask(config.network, backbone=loaded.backbone)
+        network.load_trainable_state_dict(loaded.trainable_state_dict())
     trainer = Trainer(config, sampler, out, device=resolved, network=network)
     if resume:
         trainer.resume()

@@ -55,10 +55,16 @@ class ObjectEncoder(nn.Module):
         self.single_fuse = _Fuse(width, feat_dim, width)
         self.single = nn.Sequential(conv(width, channels), nn.ReLU(inplace=True))
 
-    def forward(self, masks: torch.Tensor, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``masks (N, k, S, S)``, ``feats (N, D, S/8, S/8)`` -> ``e, w, m`` each ``(N, C, S/8, S/8)``."""
+    def forward(self, masks: torch.Tensor, feats: torch.Tensor, *,
+                single: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``masks (N, k, S, S)``, ``feats (N, D, S/8, S/8)`` -> ``e, w, m`` each ``(N, C, S/8, S/8)``.
+
+        ``single=False`` skips the single-frame branch (``m`` is then zero) for decoders that do not read it.
+        """
         h = self.fuse(self.mask_path(masks), feats)
         e, w = self.embed(h), F.softplus(self.weight(h))
+        if not single:
+            return e, w, torch.zeros_like(e)
         m = self.single(self.single_fuse(self.single_path(masks), feats))
         return e, w, m
 

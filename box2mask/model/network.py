@@ -31,6 +31,8 @@ class NetworkConfig:
     decoder_width: int = 48
     train_iterations: int = 5   # steepest-descent steps in training (seed 001: 5)
     test_iterations: int = 15   # ... and at inference (seed 001: 15)
+    object_path: bool = True    # feed the single-frame encoding m_t to the decoder (seed 001 "+ m_t")
+    encoder_features: bool = True  # the object encoder reads x_t with the box (else the box alone)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,7 +98,8 @@ class VideoBoxToMask(nn.Module):
         segment each frame from its own box and to ignore the aggregated scores ``s_t`` (and so
         the other frames): zeroing ``s_t`` changed 0.02 % of pixels. Hiding ``m_t`` at times
         makes it read ``s_t`` when ``m_t`` is absent; an 800-step fine-tune with 0.5 did not
-        make it rely on ``s_t`` when ``m_t`` is there (docs/benchmarks.md).
+        make it rely on ``s_t`` when ``m_t`` is there (docs/benchmarks.md); the shipped weights
+        are built without the object path instead (``NetworkConfig.object_path``).
         """
         b, t = images.shape[:2]
         if iterations is None:
@@ -105,7 +108,10 @@ class VideoBoxToMask(nn.Module):
         flat_box = boxes.flatten(0, 1)
         f = features if features is not None else self.frame_features(flat_img)
         x = f["x"]
-        e, w, m = self.encoder(flat_box, x)
+        # encoder_features=False: e_t, w_t see only the box, so the filter z alone learns the object's appearance.
+        # object_path=False: m_t = 0 and the mask comes from the clip's aggregated scores (docs/network.md)
+        e, w, m = self.encoder(flat_box, x if self.config.encoder_features else torch.zeros_like(x),
+                               single=self.config.object_path)
         if self.training and object_dropout > 0:
             keep = (torch.rand(b, device=m.device) >= object_dropout).to(m.dtype)
             m = m * keep.repeat_interleave(t).view(-1, 1, 1, 1)

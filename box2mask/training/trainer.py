@@ -39,6 +39,7 @@ class TrainConfig:
     lr_factor: float = 0.2
     first_pass_weight: float = 1.0              # seed 001 Eq. 4 weights both passes equally
     object_dropout: float = 0.0                 # chance per clip of hiding m_t (VideoBoxToMask.forward)
+    support_dropout: float = 0.0                # chance per frame that its box is left out of the aggregation
     checkpoint_every: int = 250
     seed: int = 0
     losses: LossWeights = field(default_factory=LossWeights)
@@ -69,6 +70,24 @@ def to_tensors(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
     out["taught"] = torch.from_numpy(batch["taught"]).to(device).float()  # (B, T)
     out["has_motion"] = bool(np.all(batch["has_motion"] > 0))
     return out
+
+
+def support_weights(shape: tuple[int, int], dropout: float, device: torch.device) -> torch.Tensor | None:
+    """Aggregation weights ``(B, T)`` with each frame's box left out at chance ``dropout``.
+
+    A left-out frame is still decoded and still scored against its own box, so its
+    mask has to come from what the other frames' boxes taught the aggregation: this
+    is what makes the network use several frames (with every frame's own box in
+    the objective, one frame was enough and T did not matter). At least one frame
+    of each clip keeps its box.
+    """
+    if dropout <= 0:
+        return None
+    keep = (torch.rand(shape, device=device) >= dropout).float()
+    none_kept = keep.sum(1) == 0
+    if none_kept.any():
+        keep[none_kept, torch.randint(shape[1], (int(none_kept.sum()),), device=device)] = 1.0
+    return keep
 
 
 def loss_terms(logits: torch.Tensor, data: dict[str, torch.Tensor], lab: torch.Tensor,
@@ -128,7 +147,9 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate(self.iteration)
         with torch.autocast(self.device.type, enabled=self.amp):
-            out = self.net(data["images"], data["boxes"], object_dropout=self.config.object_dropout)
+            out = self.net(data["images"], data["boxes"], object_dropout=self.config.object_dropout,
+                           frame_weights=support_weights(data["boxes"].shape[:2], self.config.support_dropout,
+                                                         self.device))
         lab = rgb_to_lab(data["images"].flatten(0, 1)).view_as(data["images"])
         terms: dict[str, torch.Tensor] = {}
         for name, weight in (("first", self.config.first_pass_weight), ("refined", 1.0)):

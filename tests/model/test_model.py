@@ -98,13 +98,40 @@ def test_object_dropout_hides_the_per_frame_object_features(backbone):
     kept = net(images, boxes, object_dropout=0.0)["refined"]
     hidden = net(images, boxes, object_dropout=1.0)["refined"]
     encode = net.encoder.forward
-    net.encoder.forward = lambda *a: (lambda e, w, m: (e, w, torch.zeros_like(m)))(*encode(*a))
+    net.encoder.forward = lambda *a, **k: (lambda e, w, m: (e, w, torch.zeros_like(m)))(*encode(*a, **k))
     without_m = net(images, boxes)["refined"]
     torch.testing.assert_close(hidden, without_m)
     assert not torch.allclose(kept, hidden)
     net.encoder.forward = encode
     net.eval()  # never at inference
     torch.testing.assert_close(net(images, boxes, object_dropout=1.0)["refined"], net(images, boxes)["refined"])
+
+
+def test_without_object_path_a_frame_is_segmented_from_the_clip(backbone):
+    """With m_t off the decoder, a frame's mask depends on the other frames' boxes."""
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    with_m = VideoBoxToMask(SMALL, backbone=backbone).eval()
+    without_m = VideoBoxToMask(replace(SMALL, object_path=False), backbone=backbone).eval()
+    without_m.load_trainable_state_dict(with_m.trainable_state_dict())  # same parameters either way
+    images, boxes = torch.rand(1, 3, 3, 64, 64), torch.zeros(1, 3, 1, 64, 64)
+    boxes[..., 16:48, 20:44] = 1
+    moved = boxes.clone()
+    moved[:, 1:] = 0
+    moved[:, 1:, :, 4:20, 4:20] = 1  # the other frames' boxes elsewhere; frame 0 unchanged
+    for net in (with_m, without_m):
+        a, b = net(images, boxes)["first"][:, 0], net(images, moved)["first"][:, 0]
+        assert not torch.allclose(a, b)  # the aggregation always sees the clip
+    # left out of the aggregation (weight 0), frame 0's own box reaches its mask only through m_t
+    weights = torch.tensor([[0.0, 1.0, 1.0]])
+    changed = boxes.clone()
+    changed[:, 0] = 0
+    changed[:, 0, :, 30:60, 30:60] = 1
+    for net, reaches in ((with_m, True), (without_m, False)):
+        a = net(images, boxes, frame_weights=weights)["first"][:, 0]
+        b = net(images, changed, frame_weights=weights)["first"][:, 0]
+        assert torch.allclose(a, b) != reaches
 
 
 def test_clip_plan_covers_each_target_once():

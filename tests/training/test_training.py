@@ -161,6 +161,12 @@ def test_fine_tuning_starts_from_the_given_weights(synthetic_got10k, tmp_path):
     tuned = train(sources, tmp_path / "b", frozen_lr, device="cpu", init_weights=weights)
     for key, value in first.net.trainable_state_dict().items():
         torch.testing.assert_close(tuned.net.trainable_state_dict()[key], value)
+    # weights trained with m_t start a network without it (same parameters, other wiring)
+    rewired = replace(frozen_lr, support_dropout=0.5, network=replace(TINY.network, object_path=False))
+    multi = train(sources, tmp_path / "m", rewired, device="cpu", init_weights=weights)
+    assert multi.net.config.object_path is False
+    for key, value in first.net.trainable_state_dict().items():
+        torch.testing.assert_close(multi.net.trainable_state_dict()[key], value)
     other = replace(frozen_lr, network=replace(TINY.network, channels=8))
     with pytest.raises(Box2MaskError, match="network configuration differs"):
         train(sources, tmp_path / "c", other, device="cpu", init_weights=weights)
@@ -179,3 +185,15 @@ def test_box_prior_loss_hand_computed():
     valid = torch.tensor([[[[0.0, 1.0, 1.0]]]])
     assert box_prior_loss(logits, box, valid=valid).item() == pytest.approx(np.log1p(np.exp(-2.0)))
     assert box_prior_loss(logits, torch.zeros_like(box)).item() == 0.0
+
+
+def test_support_dropout_leaves_boxes_out_but_keeps_one_per_clip():
+    from box2mask.training.trainer import support_weights
+
+    assert support_weights((4, 3), 0.0, torch.device("cpu")) is None
+    torch.manual_seed(0)
+    w = support_weights((2000, 3), 0.3, torch.device("cpu"))
+    assert set(w.unique().tolist()) <= {0.0, 1.0}
+    assert (w.sum(1) >= 1).all()  # every clip keeps a box to learn from
+    assert 0.6 < float(w.mean()) < 0.8  # ~0.7 kept, a little more from the keep-one rule
+    assert (support_weights((500, 3), 0.95, torch.device("cpu")).sum(1) == 1).float().mean() > 0.8
