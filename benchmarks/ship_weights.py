@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/ship_weights.py --checkpoint /work/runs/mf1/checkpoint.pt \
         --stages /work/runs/main2,/work/runs/ft-drop \
-        --out weights/box2mask-video.pt --crop-size 288 --context 2.0 [--edges none] [--support 5]
+        --out weights/box2mask-video.pt [--crop-size 256] [--context 2.6] [--edges none] [--support 5]
 
 ``--stages`` names the earlier runs of a chain of fine-tunes (each started from
 the previous one's weights with ``--init``), oldest first, so that the file
