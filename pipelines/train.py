@@ -136,9 +136,8 @@ def train(sources: list[DataSource], out: Path | str, config: TrainConfig, *, mo
     resolved = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     network = None
     if init_weights is not None:
-        from box2mask.model.predictor import load_weights
-
         from box2mask.model.network import VideoBoxToMask
+        from box2mask.model.predictor import load_weights
 
         loaded, _, _ = load_weights(init_weights)
         # which inputs reach the decoder and encoder changes no parameter: such weights can start either kind
