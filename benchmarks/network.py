@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from dataclasses import replace
@@ -32,28 +33,30 @@ from box2mask.datasets import open_dataset  # noqa: E402
 from box2mask.eval.metrics import frame_scores  # noqa: E402
 from box2mask.model.predictor import Predictor, load_weights  # noqa: E402
 
-VARIANTS = {
-    "T1": {"support": 1},
-    "T3": {"support": 3},
-    "T5": {"support": 5},
-    "T9": {"support": 9},
-    "T5-norefine": {"support": 5, "refine": False},
-    "T1-norefine": {"support": 1, "refine": False},
-    "T5-guided": {"support": 5, "edges": "guided"},
-    "T5-grabcut": {"support": 5, "edges": "grabcut"},
-    "T9-grabcut": {"support": 9, "edges": "grabcut"},
-    "T5-crop192": {"support": 5, "crop_size": 192},
-    "T5-crop256-context2.6": {"support": 5, "crop_size": 256, "context": 2.6},
-    "T5-crop320": {"support": 5, "crop_size": 320},
-    "T5-crop288-context2.0": {"support": 5, "crop_size": 288, "context": 2.0},
-    "T5-crop320-context2.0": {"support": 5, "crop_size": 320, "context": 2.0},
-    "T5-crop384": {"support": 5, "crop_size": 384},
-    "T5-context2.2": {"support": 5, "context": 2.2},
-    "T5-crop320-context2.2": {"support": 5, "crop_size": 320, "context": 2.2},
-    "T5-crop384-context2.2": {"support": 5, "crop_size": 384, "context": 2.2},
-    "T5-interval3": {"support": 5, "interval": 3},
-    "T5-interval10": {"support": 5, "interval": 10},
-}
+VARIANT_HELP = ("T<frames> followed by any of -norefine, -guided, -grabcut, -crop<px>, -context<x>, "
+                "-interval<frames>; e.g. T5, T1-norefine, T5-crop288-context2.0")
+_SETTINGS = {"crop": ("crop_size", int), "context": ("context", float), "interval": ("interval", int)}
+
+
+def parse_variant(name: str) -> dict:
+    """Inference overrides from a variant name such as ``T5-crop288-context2.0`` (see VARIANT_HELP)."""
+    head, *parts = name.split("-")
+    if not re.fullmatch(r"T\d+", head):
+        raise ValueError(f"variant {name!r}: {VARIANT_HELP}")
+    overrides: dict = {"support": int(head[1:])}
+    for part in parts:
+        match = re.fullmatch(r"([a-z]+)([\d.]*)", part)
+        key, value = match.groups() if match else (part, "")
+        if key == "norefine" and not value:
+            overrides["refine"] = False
+        elif key in ("guided", "grabcut") and not value:
+            overrides["edges"] = key
+        elif key in _SETTINGS and value:
+            field, kind = _SETTINGS[key]
+            overrides[field] = kind(value)
+        else:
+            raise ValueError(f"variant {name!r}: unknown part {part!r}; {VARIANT_HELP}")
+    return overrides
 
 
 def evaluate(predictor: Predictor, reader, ids: list[str], every: int = 1) -> dict:
@@ -89,7 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/davis16-dev"))
     parser.add_argument("--weights", type=Path, default=Path("weights/box2mask-video.pt"))
-    parser.add_argument("--variants", default="T5", help=f"comma-separated from {', '.join(VARIANTS)}")
+    parser.add_argument("--variants", default="T5", help=f"comma-separated; {VARIANT_HELP}")
     parser.add_argument("--ablation", default=None, help="NAME=WEIGHTS,... evaluated with the weights' defaults")
     parser.add_argument("--sequences", default=None, help="override the held-out list (comma-separated)")
     parser.add_argument("--split", choices=("heldout", "train"), default="heldout",
@@ -111,7 +114,7 @@ def main() -> None:
             name, _, path = item.partition("=")
             runs.append((name, Path(path), {}))
     else:
-        runs = [(v, args.weights, VARIANTS[v]) for v in args.variants.split(",")]
+        runs = [(v, args.weights, parse_variant(v)) for v in args.variants.split(",")]
     for name, weights, overrides in runs:
         network, config, _ = load_weights(weights)
         predictor = Predictor(network, replace(config, **overrides), device=args.device)
