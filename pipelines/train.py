@@ -19,6 +19,7 @@ import numpy as np
 from box2mask.datasets import open_dataset
 from box2mask.datasets.manifest import scan
 from box2mask.errors import Box2MaskError
+from box2mask.model.network import NetworkConfig
 from box2mask.structures import Problem, Sequence
 from box2mask.training.clips import ClipSampler, MotionSource
 from box2mask.training.teacher import TeacherMasks
@@ -106,6 +107,21 @@ def live_motion(cache_size: int = 512) -> MotionSource:
         return cache[key]
 
     return compute
+
+
+def network_for_training(init_weights: Path | None, *, object_path: bool | None = None,
+                         encoder_features: bool | None = None) -> NetworkConfig:
+    """The network to train: default sizes, and the wiring of ``init_weights`` unless given.
+
+    Fine-tuning the shipped weights (built without ``m_t``) must not quietly put ``m_t``
+    back into the decoder, so an unset switch follows the weights being started from.
+    """
+    from box2mask.model.predictor import network_config
+
+    start = network_config(init_weights) if init_weights is not None else NetworkConfig()
+    return replace(NetworkConfig(),
+                   object_path=start.object_path if object_path is None else object_path,
+                   encoder_features=start.encoder_features if encoder_features is None else encoder_features)
 
 
 def train(sources: list[DataSource], out: Path | str, config: TrainConfig, *, motion_cache: Path | None = None,

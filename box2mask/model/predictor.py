@@ -71,15 +71,29 @@ def save_weights(path: Path | str, network: VideoBoxToMask, inference: Inference
         torch.save(payload, tmp)
 
 
-def load_weights(path: Path | str) -> tuple[VideoBoxToMask, InferenceConfig, dict]:
-    """Network (strictly loaded), its inference defaults and metadata from a weights file."""
+def _read_payload(path: Path | str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no weights at {path}; train some with `box2mask train` or use the shipped "
                                 f"{DEFAULT_WEIGHTS}")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if payload.get("format") != WEIGHTS_FORMAT:
-        raise ValueError(f"{path} is not a box2mask weights file (format {payload.get('format')!r})")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises pickle, zip and key errors alike for a file that is not its own
+        raise ValueError(f"{path} is not a box2mask weights file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != WEIGHTS_FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise ValueError(f"{path} is not a box2mask weights file (format {found!r})")
+    return payload
+
+
+def network_config(path: Path | str) -> NetworkConfig:
+    """The architecture a weights file was trained with, without building the network."""
+    return NetworkConfig(**_read_payload(path)["network"])
+
+
+def load_weights(path: Path | str) -> tuple[VideoBoxToMask, InferenceConfig, dict]:
+    """Network (strictly loaded), its inference defaults and metadata from a weights file."""
+    payload = _read_payload(path)
     network = VideoBoxToMask(NetworkConfig(**payload["network"]))
     network.load_trainable_state_dict(payload["state_dict"])
     return network.eval(), InferenceConfig(**payload["inference"]), payload.get("metadata", {})

@@ -48,18 +48,20 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
 @click.option("--support-dropout", type=click.FloatRange(0, 0.95), default=0.0, show_default=True,
               help="Chance per frame of leaving its box out of the aggregation (the frame is still decoded and "
                    "scored), so its mask must come from the clip's other frames.")
-@click.option("--no-object-path", is_flag=True, default=False,
-              help="Build the network without the single-frame encoding m_t in the decoder: masks come from "
-                   "the frames aggregated together (see docs/network.md).")
-@click.option("--box-only-targets", is_flag=True, default=False,
-              help="The object encoder reads only the box (not the frame): the aggregation then has to learn "
-                   "the object's appearance across the clip (see docs/network.md).")
+@click.option("--object-path/--no-object-path", default=None,
+              help="Whether the decoder reads the single-frame encoding m_t; without it, masks come from the "
+                   "frames aggregated together (see docs/network.md). Default: as the --init weights "
+                   "(the shipped ones: off), else on.")
+@click.option("--box-only-targets/--frame-targets", default=None,
+              help="Whether the object encoder reads only the box (not the frame), so that the aggregation "
+                   "has to learn the object's appearance across the clip. Default: as the --init weights, "
+                   "else --frame-targets.")
 @click.option("--init", "init_weights", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Start from these weights (fine-tuning, e.g. weights/box2mask-video.pt on your own boxes).")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the trained weights (default OUT/weights.pt).")
 def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup, loss_weights, teachers, motion_cache,
-            sequences, device, seed, checkpoint_every, resume, object_dropout, support_dropout, no_object_path,
+            sequences, device, seed, checkpoint_every, resume, object_dropout, support_dropout, object_path,
             box_only_targets, init_weights, export_path):
     """Train the video box-to-mask network on box-annotated datasets.
 
@@ -69,10 +71,9 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
     interrupted run continues where it stopped.
     """
     from box2mask.losses import LossWeights
-    from box2mask.model.network import NetworkConfig
     from box2mask.training.clips import ClipConfig
     from box2mask.training.trainer import TrainConfig
-    from pipelines.train import DataSource, export_weights, train
+    from pipelines.train import DataSource, export_weights, network_for_training, train
 
     chosen = {t.strip() for t in losses.split(",") if t.strip()}
     unknown = chosen - set(LOSSES)
@@ -97,10 +98,14 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
     base = LossWeights(**overrides)
     weights = replace(base, **{t: 0.0 for t in LOSSES if t not in chosen and t != "projection"},
                       warmup_length=warmup if warmup is not None else iterations // 4)
+    try:
+        network = network_for_training(Path(init_weights) if init_weights else None, object_path=object_path,
+                                       encoder_features=None if box_only_targets is None else not box_only_targets)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(f"--init: {exc}")
     config = TrainConfig(iterations=iterations, batch=batch, lr=lr, seed=seed, checkpoint_every=checkpoint_every,
                          object_dropout=object_dropout, support_dropout=support_dropout,
-                         network=NetworkConfig(object_path=not no_object_path,
-                                               encoder_features=not box_only_targets),
+                         network=network,
                          losses=weights, clip=ClipConfig(frames=frames, crop_size=crop_size))
     teacher_runs = [Path(t) for t in teachers]
     with track("train", iterations) as progress:

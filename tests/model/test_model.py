@@ -195,6 +195,10 @@ def test_unknown_weights_file_is_refused(tmp_path):
         load_weights(bad)
     with pytest.raises(FileNotFoundError, match="box2mask train"):
         load_weights(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="junk.pt is not a box2mask weights file"):
+        load_weights(junk)  # the unpickling error becomes the same plain message
 
 
 def test_shipped_weights_segment_real_video_better_than_the_box(davis_root):

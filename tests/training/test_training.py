@@ -16,7 +16,7 @@ from box2mask.losses import LossWeights
 from box2mask.training.clips import ClipConfig, ClipSampler
 from box2mask.training.trainer import TrainConfig, Trainer
 from box2mask.model.network import NetworkConfig
-from pipelines.train import DataSource, load_sources, train
+from pipelines.train import DataSource, load_sources, network_for_training, train
 
 TINY = TrainConfig(iterations=2, batch=1, checkpoint_every=1,
                    losses=LossWeights(warmup_length=1),
@@ -167,6 +167,13 @@ def test_fine_tuning_starts_from_the_given_weights(synthetic_got10k, tmp_path):
     assert multi.net.config.object_path is False
     for key, value in first.net.trainable_state_dict().items():
         torch.testing.assert_close(multi.net.trainable_state_dict()[key], value)
+    # fine-tuning keeps the wiring of the weights it starts from unless told otherwise
+    rewired_weights = export_weights(multi, tmp_path / "m.pt", sources=sources)
+    assert network_for_training(rewired_weights).object_path is False
+    assert network_for_training(rewired_weights, object_path=True).object_path is True
+    assert network_for_training(weights).object_path is True
+    assert network_for_training(None) == NetworkConfig()
+    assert network_for_training(None, encoder_features=False).encoder_features is False
     other = replace(frozen_lr, network=replace(TINY.network, channels=8))
     with pytest.raises(Box2MaskError, match="network configuration differs"):
         train(sources, tmp_path / "c", other, device="cpu", init_weights=weights)
