@@ -33,8 +33,8 @@ from box2mask.datasets import open_dataset  # noqa: E402
 from box2mask.eval.metrics import frame_scores  # noqa: E402
 from box2mask.model.predictor import Predictor, load_weights  # noqa: E402
 
-VARIANT_HELP = ("T<frames> followed by any of -norefine, -guided, -grabcut, -crop<px>, -context<x>, "
-                "-interval<frames>; e.g. T5, T1-norefine, T5-crop288-context2.0")
+VARIANT_HELP = ("T<frames> followed by any of -norefine, -flip, -noflip, -clip, -noclip, -guided, -grabcut, "
+                "-crop<px>, -context<x>, -interval<frames>; e.g. T5, T1-norefine, T5-crop288-context2.0")
 _SETTINGS = {"crop": ("crop_size", int), "context": ("context", float), "interval": ("interval", int)}
 
 
@@ -49,6 +49,10 @@ def parse_variant(name: str) -> dict:
         key, value = match.groups() if match else (part, "")
         if key == "norefine" and not value:
             overrides["refine"] = False
+        elif key in ("flip", "noflip") and not value:
+            overrides["flip"] = key == "flip"
+        elif key in ("clip", "noclip") and not value:
+            overrides["clip_to_box"] = key == "clip"
         elif key in ("guided", "grabcut") and not value:
             overrides["edges"] = key
         elif key in _SETTINGS and value:

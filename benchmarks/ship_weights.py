@@ -54,13 +54,17 @@ def main() -> None:
     parser.add_argument("--support", type=int, default=5)
     parser.add_argument("--crop-size", type=int, default=256)
     parser.add_argument("--context", type=float, default=2.6, help="crop side / sqrt(box area) at inference")
+    parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
+                        help="average with the mirrored crops at inference (default: on)")
+    parser.add_argument("--clip-to-box", action=argparse.BooleanOptionalAction, default=True,
+                        help="drop mask pixels outside the box at inference (default: on)")
     parser.add_argument("--stages", default="", help="earlier run folders of a fine-tuning chain, oldest first")
     args = parser.parse_args()
     runs = [Path(p) for p in args.stages.split(",") if p] + [args.checkpoint.parent]
     stages = [stage_summary(run) for run in runs]
     seconds = sum(s["seconds"] for s in stages) if all(s["seconds"] is not None for s in stages) else None
     inference = replace(InferenceConfig(), edges=args.edges, support=args.support, crop_size=args.crop_size,
-                        context=args.context)
+                        context=args.context, flip=args.flip, clip_to_box=args.clip_to_box)
     extra = {
         "box2mask_version": __version__,
         "supervision": "boxes only (projection, colour pairwise, motion-aware affinity, temporal losses; "

@@ -40,7 +40,8 @@ OMP_NUM_THREADS=1 $B train $DATA --out "$WORK/runs/mf1" --iterations 1200 $FT --
     --support-dropout 0.3 --init "$WORK/runs/ft-drop/weights.pt"
 
 # 6. Package the weights with their provenance (held-out list, data, losses, every stage) into
-#    weights/, with the default inference crop (256 px at context 2.6; docs/benchmarks.md says why).
+#    weights/, with the default inference settings: crop 256 px at context 2.6, mirror averaging and
+#    clipping to the box on (ship_weights.py's defaults; docs/benchmarks.md says why).
 .venv/bin/python benchmarks/ship_weights.py --checkpoint "$WORK/runs/mf1/checkpoint.pt" \
     --stages "$WORK/runs/main2,$WORK/runs/ft-drop" \
     --out weights/box2mask-video.pt

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import torch
 
+from box2mask.boxes import box_to_mask
 from box2mask.crops import CropWindow, box_in_crop, extract, paste, square_window
 from box2mask.methods.base import FrameMask
 from box2mask.model.clips import plan_clips
@@ -41,6 +42,8 @@ class InferenceConfig:
     refine: bool = True
     threshold: float = 0.5
     edges: str = "none"       # full-resolution edge refinement: none | guided | grabcut (box2mask.model.edges)
+    flip: bool = True         # also segment the mirrored crops and average (2x the network work)
+    clip_to_box: bool = True  # drop mask pixels outside the (tight) box
     clips_per_batch: int = 4
     feature_cache: int = 48   # frames whose crops/features stay cached
 
@@ -136,9 +139,23 @@ class Predictor:
         return _FrameItem(window, extract(image, window, size), box_in_crop(window, box, size))
 
     # ---- the network on clips ----------------------------------------------------------------
-    @torch.inference_mode()
     def run_clips(self, items: dict[int, _FrameItem], clips) -> dict[int, np.ndarray]:
-        """Crop-space probabilities ``(S, S) float32`` for every target member of ``clips``."""
+        """Crop-space probabilities ``(S, S) float32`` for every target member of ``clips``.
+
+        With ``flip`` the clips are also segmented left-right mirrored and the two
+        probabilities averaged: the network is not exactly mirror-symmetric, and
+        the average of its two views is (a test checks this).
+        """
+        probs = self._clip_probabilities(items, clips)
+        if not self.config.flip:
+            return probs
+        mirrored = {f: _FrameItem(it.window, np.ascontiguousarray(it.image[:, ::-1]),
+                                  np.ascontiguousarray(it.box[:, ::-1])) for f, it in items.items()}
+        back = self._clip_probabilities(mirrored, clips)
+        return {f: 0.5 * (p + back[f][:, ::-1]) for f, p in probs.items()}
+
+    @torch.inference_mode()
+    def _clip_probabilities(self, items: dict[int, _FrameItem], clips) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}
         features: OrderedDict[int, dict] = OrderedDict()
         step = self.config.clips_per_batch
@@ -229,8 +246,12 @@ def to_mask(probability: np.ndarray, window: CropWindow, box: np.ndarray, height
     """Crop-space probability -> full-frame ``(H, W) bool`` mask, edges refined on ``image`` if asked."""
     full = paste(probability, window, height, width)
     if config.edges == "none" or image is None:
-        return full >= config.threshold
-    return refine_edges(image, full, box, mode=config.edges, threshold=config.threshold)
+        mask = full >= config.threshold
+    else:
+        mask = refine_edges(image, full, box, mode=config.edges, threshold=config.threshold)
+    if config.clip_to_box:  # a tight box bounds the object, so nothing outside it can be object
+        mask &= box_to_mask(box, height, width)
+    return mask
 
 
 def confidence(probability: np.ndarray, threshold: float = 0.5) -> float:

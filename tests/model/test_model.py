@@ -188,6 +188,43 @@ def test_a_small_feature_cache_gives_the_same_masks(backbone, synthetic_got10k):
         np.testing.assert_array_equal(a.mask, b.mask)
 
 
+def test_flip_averaging_makes_predictions_mirror_symmetric(backbone):
+    """With ``flip`` the probabilities of a mirrored clip are the mirror of the clip's own."""
+    from box2mask.model.predictor import _FrameItem
+
+    torch.manual_seed(0)
+    network = VideoBoxToMask(SMALL, backbone=backbone).eval()
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
+    box = np.zeros((64, 64), np.float32)
+    box[10:50, 8:40] = 1.0  # off-centre, so the mirrored box is a different input
+    items = {f: _FrameItem(None, images[f], box) for f in range(3)}
+    mirrored = {f: _FrameItem(None, np.ascontiguousarray(it.image[:, ::-1]), np.ascontiguousarray(it.box[:, ::-1]))
+                for f, it in items.items()}
+    clips = plan_clips(np.arange(3), np.ones(3, bool), size=3, interval=1)
+    config = InferenceConfig(crop_size=64, support=3, iterations=3)
+    for flip, symmetric in ((False, False), (True, True)):
+        predictor = Predictor(network, replace(config, flip=flip), device="cpu")
+        plain, of_mirror = predictor.run_clips(items, clips), predictor.run_clips(mirrored, clips)
+        gap = max(float(np.abs(plain[f] - of_mirror[f][:, ::-1]).max()) for f in plain)
+        assert (gap < 1e-5) == symmetric, (flip, gap)
+
+
+def test_clip_to_box_keeps_the_mask_inside_the_box():
+    from box2mask.crops import square_window
+    from box2mask.model.predictor import to_mask
+
+    box = np.array([20.0, 10.0, 40.0, 30.0])  # x0, y0, x1, y1: pixels 10:30, 20:40
+    window = square_window(box, context=2.6)
+    probability = np.ones((32, 32), np.float32)  # "object" over the whole crop, far beyond the box
+    loose = to_mask(probability, window, box, 60, 80, InferenceConfig(clip_to_box=False))
+    tight = to_mask(probability, window, box, 60, 80, InferenceConfig(clip_to_box=True))
+    assert loose[0:5, 0:15].any()  # the crop reaches well outside the box
+    assert not tight[:10].any() and not tight[:, :20].any() and not tight[30:].any() and not tight[:, 40:].any()
+    np.testing.assert_array_equal(tight[10:30, 20:40], loose[10:30, 20:40])
+    assert tight[10:30, 20:40].all()
+
+
 def test_unknown_weights_file_is_refused(tmp_path):
     bad = tmp_path / "bad.pt"
     torch.save({"format": "something-else"}, bad)
