@@ -328,8 +328,7 @@ class NetworkMethod:
     def _config(self) -> InferenceConfig:
         """Inference settings, read without building the network (prepare/finalize run on CPU workers)."""
         if self._inference is None:
-            payload = torch.load(self.weights, map_location="cpu", weights_only=True)
-            self._inference = replace(InferenceConfig(**payload["inference"]), **self.overrides)
+            self._inference = replace(InferenceConfig(**_read_payload(self.weights)["inference"]), **self.overrides)
         return self._inference
 
     def infer(self, batch: dict) -> dict:
