@@ -103,7 +103,8 @@ class Display:
 @click.option("--method", default=DEFAULT_METHOD, show_default=True,
               help="Box-to-mask method: grabcut, filled-box, or network once trained weights exist.")
 @click.option("--method-option", "-O", "method_option", multiple=True, metavar="KEY=VALUE",
-              help="Option passed to the method's constructor, e.g. -O iterations=3 (repeatable).")
+              help="Option passed to the method's constructor, e.g. -O iterations=3 (grabcut) or "
+                   "-O flip=false (network: half the work; weights/MODEL_CARD.md). Repeatable.")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False),
               help="Model weights for the method; their SHA-256 goes into run.json.")
 @click.option("--gpus", type=click.IntRange(min=0), default=0, show_default=True,
