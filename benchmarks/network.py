@@ -1,6 +1,6 @@
 """Mask quality and speed of the video network on held-out davis16-dev sequences.
 
-    .venv/bin/python benchmarks/network.py --weights weights/box2mask-video.pt \
+    .venv/bin/python benchmarks/network.py --weights box2mask/weights/box2mask-video.pt \
         --variants T1,T5,T9,T5-norefine --out benchmarks/results/network.json
     .venv/bin/python benchmarks/network.py --ablation proj=runs/abl-proj/weights.pt,... \
         --out benchmarks/results/ablation.json
@@ -31,9 +31,11 @@ from benchmarks.heldout import split  # noqa: E402
 from box2mask.atomic import atomic_write_json  # noqa: E402
 from box2mask.datasets import open_dataset  # noqa: E402
 from box2mask.eval.metrics import frame_scores  # noqa: E402
-from box2mask.model.predictor import Predictor, load_weights  # noqa: E402
+from box2mask.model.predictor import Predictor  # noqa: E402
+from box2mask.model.weights import load_weights  # noqa: E402
 
-VARIANT_HELP = ("T<frames> followed by any of -norefine, -flip, -noflip, -clip, -noclip, -guided, -grabcut, "
+VARIANT_HELP = ("T<frames> followed by any of -norefine, -flip, -noflip, -clip, -noclip, -fallback, -nofallback, "
+                "-guided, -grabcut, "
                 "-crop<px>, -context<x>, -interval<frames>; e.g. T5, T1-norefine, T5-crop288-context2.0")
 _SETTINGS = {"crop": ("crop_size", int), "context": ("context", float), "interval": ("interval", int)}
 
@@ -53,6 +55,8 @@ def parse_variant(name: str) -> dict:
             overrides["flip"] = key == "flip"
         elif key in ("clip", "noclip") and not value:
             overrides["clip_to_box"] = key == "clip"
+        elif key in ("fallback", "nofallback") and not value:
+            overrides["fallback"] = "grabcut" if key == "fallback" else "none"
         elif key in ("guided", "grabcut") and not value:
             overrides["edges"] = key
         elif key in _SETTINGS and value:
@@ -76,6 +80,8 @@ def evaluate(predictor: Predictor, reader, ids: list[str], every: int = 1) -> di
         preds = predictor.predict(images, track.boxes, track.visible, targets=targets)
         seconds = time.perf_counter() - start
         js, fs = [], []
+        replaced = sum(1 for p in preds if p is not None and p.source != "network")
+        failed_test = sum(1 for p in preds if p is not None and p.note)
         for k, pred in zip(targets, preds):
             gt = gts[k] == track.track_id
             mask = pred.mask if pred is not None else np.zeros_like(gt)
@@ -83,19 +89,22 @@ def evaluate(predictor: Predictor, reader, ids: list[str], every: int = 1) -> di
             js.append(j)
             fs.append(f)
         j, f = float(np.mean(js)), float(np.mean(fs))
-        per_seq[seq_id] = {"J": j, "F": f, "JF": (j + f) / 2, "frames": len(preds), "seconds": seconds}
+        per_seq[seq_id] = {"J": j, "F": f, "JF": (j + f) / 2, "frames": len(preds), "seconds": seconds,
+                           "failed_box_test": failed_test, "replaced": replaced}
         frames_total += len(preds)
         seconds_total += seconds
         print(f"  {seq_id:18s} J {j:.3f} F {f:.3f} J&F {(j + f) / 2:.3f}  {1000 * seconds / len(preds):.0f} ms/frame",
               flush=True)
     mean = {k: float(np.mean([s[k] for s in per_seq.values()])) for k in ("J", "F", "JF")}
-    return {"mean": mean, "ms_per_frame": 1000 * seconds_total / max(frames_total, 1), "sequences": per_seq}
+    return {"mean": mean, "ms_per_frame": 1000 * seconds_total / max(frames_total, 1), "sequences": per_seq,
+            "frames": frames_total, "failed_box_test": sum(s["failed_box_test"] for s in per_seq.values()),
+            "replaced": sum(s["replaced"] for s in per_seq.values())}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/davis16-dev"))
-    parser.add_argument("--weights", type=Path, default=Path("weights/box2mask-video.pt"))
+    parser.add_argument("--weights", type=Path, default=Path("box2mask/weights/box2mask-video.pt"))
     parser.add_argument("--variants", default="T5", help=f"comma-separated; {VARIANT_HELP}")
     parser.add_argument("--ablation", default=None, help="NAME=WEIGHTS,... evaluated with the weights' defaults")
     parser.add_argument("--sequences", default=None, help="override the held-out list (comma-separated)")

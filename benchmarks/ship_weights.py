@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/ship_weights.py --checkpoint /work/runs/mf1/checkpoint.pt \
         --stages /work/runs/main2,/work/runs/ft-drop \
-        --out weights/box2mask-video.pt [--crop-size 256] [--context 2.6] [--edges none] [--support 5]
+        --out box2mask/weights/box2mask-video.pt [--crop-size 256] [--context 2.6] [--edges none] [--support 5]
 
 ``--stages`` names the earlier runs of a chain of fine-tunes (each started from
 the previous one's weights with ``--init``), oldest first, so that the file
@@ -11,7 +11,7 @@ records every stage's steps, options and time, not only the last one's.
 The metadata written into the file says what the weights were trained on
 (sources, teachers, losses, iterations), which davis16-dev sequences were held
 out (benchmarks/heldout.py), and that supervision was boxes only; the tests and
-weights/MODEL_CARD.md read it from there.
+box2mask/weights/MODEL_CARD.md read it from there.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.heldout import HELDOUT  # noqa: E402
 from box2mask import __version__  # noqa: E402
-from box2mask.model.predictor import InferenceConfig, file_sha256  # noqa: E402
+from box2mask.atomic import file_sha256  # noqa: E402
+from box2mask.model.inference import InferenceConfig  # noqa: E402
+from box2mask.training.trainer import load_checkpoint  # noqa: E402
 from pipelines.train import weights_from_checkpoint  # noqa: E402
 
 
@@ -36,7 +38,7 @@ def stage_summary(run: Path) -> dict:
     """Steps, step time and the options that differ between stages, from a run folder."""
     import json
 
-    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
+    state = load_checkpoint(run / "checkpoint.pt")
     config = state["config"]
     log = run / "train_log.jsonl"
     seconds = (sum(json.loads(line)["seconds"] for line in log.read_text().splitlines() if line.strip())
@@ -49,7 +51,7 @@ def stage_summary(run: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--out", type=Path, default=Path("weights/box2mask-video.pt"))
+    parser.add_argument("--out", type=Path, default=Path("box2mask/weights/box2mask-video.pt"))
     parser.add_argument("--edges", default="none")
     parser.add_argument("--support", type=int, default=5)
     parser.add_argument("--crop-size", type=int, default=256)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How the shipped weights (weights/box2mask-video.pt) were made, step by step, on this repo's
+# How the shipped weights (box2mask/weights/box2mask-video.pt) were made, step by step, on this repo's
 # CPU-only machine (2 cores). Every step reads boxes only; davis16-dev masks are never opened
 # except by the held-out evaluation at the end. Data goes to $WORK (outside the repository).
 set -euo pipefail
@@ -44,4 +44,4 @@ OMP_NUM_THREADS=1 $B train $DATA --out "$WORK/runs/mf1" --iterations 1200 $FT --
 #    clipping to the box on (ship_weights.py's defaults; docs/benchmarks.md says why).
 .venv/bin/python benchmarks/ship_weights.py --checkpoint "$WORK/runs/mf1/checkpoint.pt" \
     --stages "$WORK/runs/main2,$WORK/runs/ft-drop" \
-    --out weights/box2mask-video.pt
+    --out box2mask/weights/box2mask-video.pt

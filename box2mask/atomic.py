@@ -8,6 +8,7 @@ crash safe.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -16,6 +17,30 @@ from typing import Any, Iterator
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+_SUFFIX = ".tmp"
+
+
+def temporary_target(name: str) -> str | None:
+    """The file name a temporary of :func:`atomic_path` was going to become, or ``None``.
+
+    Temporaries are named ``.<target>.<8 random characters>.tmp`` (``tempfile.mkstemp``);
+    a file that does not have that shape was not made here.
+    """
+    if not (name.startswith(".") and name.endswith(_SUFFIX)):
+        return None
+    target, dot, rand = name[1:-len(_SUFFIX)].rpartition(".")
+    if not dot or not target or len(rand) != 8 or not all(c.isalnum() or c == "_" for c in rand):
+        return None
+    return target
+
+
+def file_sha256(path: Path | str) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager
@@ -28,7 +53,7 @@ def atomic_path(path: Path | str, *, sync: bool = True) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_SUFFIX, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the mode a plain open() would

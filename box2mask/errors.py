@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from box2mask.structures import Problem
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # errors sit below every other module: no runtime import of box2mask here
+    from box2mask.structures import Problem
 
 
 class Box2MaskError(Exception):
@@ -25,3 +29,15 @@ class DatasetError(Box2MaskError):
 
 class FrameReadError(Box2MaskError):
     """A frame file is missing or cannot be decoded."""
+
+
+class TruncatedFrameError(FrameReadError):
+    """A frame file ends before its image data does (cut short by an interrupted copy or download).
+
+    Raised by :func:`box2mask.frames.read_rgb` / :func:`~box2mask.frames.read_gray` instead of
+    returning the grey rows a lenient decoder invents for the missing part.  ``path`` is the frame.
+    """
+
+    def __init__(self, path: Path | str, detail: str):
+        self.path = Path(path)
+        super().__init__(f"frame {path}: {detail}")

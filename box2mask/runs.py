@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from box2mask.atomic import atomic_write_json
+from box2mask.errors import Box2MaskError
+
+
+class RunFileError(Box2MaskError):
+    """A file of a run folder (``run.json``) is unreadable or not ours."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,20 @@ class RunInfo:
 
     @classmethod
     def load(cls, path: Path) -> "RunInfo":
-        data = json.loads(Path(path).read_text())
+        """Read ``run.json``; a file that is not one gets a :class:`RunFileError` naming it."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise RunFileError(f"{path} is not a box2mask run.json (not UTF-8 text)") from None
+        except ValueError as exc:
+            raise RunFileError(f"{path} is not valid JSON ({exc}); restore it, or move the folder aside and "
+                               "start the run again") from None
+        missing = [k for k in ("dataset", "root", "version", "method") if not isinstance(data, dict) or k not in data]
+        if missing:
+            raise RunFileError(f"{path} is not a box2mask run.json (missing {', '.join(missing)})")
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        info = cls(**{k: v for k, v in data.items() if k in known})
+        if not isinstance(info.config, dict):
+            raise RunFileError(f"{path} is not a box2mask run.json ('config' is not an object)")
+        return info

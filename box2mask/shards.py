@@ -42,9 +42,15 @@ SCHEMA = pa.schema([
     ("score", pa.float32()),           # the method's confidence in [0, 1]
     ("qa_box_iou", pa.float32()),      # IoU(mask box, source box)
     ("qa_fill", pa.float32()),         # mask area / source box area
-    ("qa_temporal", pa.float32()),     # IoU with the previous annotated mask after motion compensation
+    ("qa_temporal", pa.float32()),     # IoU with the neighbouring masks after aligning their boxes (eval.qa)
     ("qa_score", pa.float32()),        # combined ground-truth-free quality score in [0, 1]
+    ("mask_source", pa.string()),      # the method that made this mask when it says (network, or its fallback)
+    ("mask_note", pa.string()),        # why the fallback was asked for (null: the mask passed the box test)
 ])
+
+
+# what every shard file has had since the first version (later columns read as null when absent)
+CORE_COLUMNS = ("shard", "sequence", "track_id", "frame_index", "visible", "height", "width", "rle")
 
 
 def write_shard(path: Path | str, rows: Iterable[dict]) -> int:
@@ -57,6 +63,34 @@ def write_shard(path: Path | str, rows: Iterable[dict]) -> int:
 
 def read_shard(path: Path | str) -> pa.Table:
     return pq.read_table(path, schema=SCHEMA)
+
+
+def shard_problem(path: Path | str, *, rows: int | None = None, sha256: str | None = None) -> str | None:
+    """Why the shard file at ``path`` cannot count as committed, or ``None`` when it is sound.
+
+    Reads the parquet footer and every column (so a file overwritten with garbage,
+    truncated to 0 bytes or cut short fails), checks the schema, and, when the
+    commit recorded them, the row count and the file's SHA-256.
+    """
+    from box2mask.atomic import file_sha256
+
+    path = Path(path)
+    try:
+        if not path.is_file():
+            return "not a regular file"
+        if path.stat().st_size == 0:
+            return "empty file (0 bytes)"
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        return f"not a readable parquet file ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+    missing = [name for name in CORE_COLUMNS if name not in table.column_names]
+    if missing:
+        return f"not a box2mask shard (missing columns {', '.join(missing[:4])})"
+    if rows is not None and table.num_rows != rows:
+        return f"holds {table.num_rows} rows, {rows} were committed"
+    if sha256 is not None and file_sha256(path) != sha256:
+        return "its content changed after it was committed (SHA-256 differs)"
+    return None
 
 
 def shard_paths(run_dir: Path | str) -> list[Path]:
@@ -112,12 +146,14 @@ def track_rows(sequence, track, results, *, shard: str, root: Path | str,
             "height": sequence.height, "width": sequence.width, "visible": result.mask is not None,
             "source_box": box_or_none(track.boxes[frame]), "mask_box": None, "rle": None, "area": 0,
             "score": None, "qa_box_iou": None, "qa_fill": None, "qa_temporal": None, "qa_score": None,
+            "mask_source": None, "mask_note": None,
         }
         if result.mask is not None:
             encoded = rle_codec.encode(result.mask)
             confidence = None if np.isnan(result.score) else float(result.score)
             row.update(rle=encoded["counts"], area=int(np.count_nonzero(result.mask)),
-                       mask_box=box_or_none(box_from_mask(result.mask)), score=confidence)
+                       mask_box=box_or_none(box_from_mask(result.mask)), score=confidence,
+                       mask_source=result.source, mask_note=result.note)
             for done, fields in qa.push(row, frame, result.mask, track.boxes[frame], confidence):
                 done.update(fields)
         rows.append(row)

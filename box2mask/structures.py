@@ -19,6 +19,8 @@ from typing import Iterator, Literal, Mapping
 
 import numpy as np
 
+from box2mask.frames import read_rgb
+
 Severity = Literal["error", "warning"]
 
 
@@ -128,8 +130,6 @@ class Sequence:
 
     def read_frame(self, index: int) -> np.ndarray:
         """Decode frame ``index`` as ``(H, W, 3) uint8`` RGB."""
-        from box2mask.frames import read_rgb
-
         return read_rgb(self.frames[index])
 
     def iter_frames(self, indices: np.ndarray | list[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:

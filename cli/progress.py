@@ -3,6 +3,11 @@
 Library and pipeline code report progress through plain callbacks; this module
 turns them into a rich progress bar on a terminal, or into occasional log lines
 when output goes to a file or CI log (so logs stay readable).
+
+Messages are never hard-wrapped at the terminal width (``soft_wrap``): a message
+is one line, whatever ``COLUMNS`` or the length of the paths in it, so it can be
+grepped and tested.  When stderr is not a terminal they are plain text (the
+markup is resolved, no styling codes) and tables take the width they need.
 """
 
 from __future__ import annotations
@@ -14,12 +19,48 @@ from typing import Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
-console = Console(stderr=True, highlight=False)
+PLAIN_WIDTH = 10_000  # the width tables are laid out in when output is not a terminal
+
+
+class MessageConsole(Console):
+    """Rich's console, except that output which is not a terminal (a log, a pipe, a test) has no width.
+
+    Rich would lay tables out in ``COLUMNS`` (or 80) columns even in a log file and
+    cut their cells ("shar…"); there, a table takes the width its content needs.
+    """
+
+    @property
+    def size(self):
+        size = Console.size.fget(self)
+        if self.is_terminal:
+            return size
+        return size._replace(width=max(size.width, PLAIN_WIDTH))
+
+    @size.setter
+    def size(self, new_size) -> None:
+        Console.size.fset(self, new_size)
+
+
+# soft_wrap: console.print never breaks a line at the width (the terminal wraps it, if at all);
+# emoji=False: ":name:" in a path or message stays as written.
+console = MessageConsole(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def interactive() -> bool:
     return console.is_terminal
+
+
+def say(markup: str) -> None:
+    """Print one message (rich markup, user text escaped) on stderr: styled on a terminal, else plain.
+
+    Never wrapped: one message is one line of output, at any terminal width.
+    """
+    if interactive():
+        console.print(markup, soft_wrap=True)
+    else:
+        print(Text.from_markup(markup, emoji=False).plain, file=sys.stderr, flush=True)
 
 
 class PlainTask:
@@ -73,8 +114,12 @@ def track(description: str, total: int | None) -> Iterator[PlainTask | RichTask]
 
 
 def fail(message: str, hint: str | None = None) -> None:
-    """Print an error (and what to do about it) and exit with status 2."""
-    console.print(f"[bold red]error:[/] {message}")
+    """Print an error (and what to do about it) and exit with status 2.
+
+    ``message`` and ``hint`` are rich markup: escape user text in them (``rich.markup.escape``).
+    Each is printed on one line (see :func:`say`).
+    """
+    say(f"[bold red]error:[/] {message}")
     if hint:
-        console.print(f"[dim]hint:[/] {hint}")
+        say(f"[dim]hint:[/] {hint}")
     raise SystemExit(2)

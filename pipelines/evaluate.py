@@ -33,7 +33,7 @@ def evaluate(run_dir: Path | str, gt: Path | str, *, json_path: Path | str | Non
     json_path = Path(json_path) if json_path is not None else Path(run_dir) / "eval.json"
     markdown_path = Path(markdown_path) if markdown_path is not None else Path(run_dir) / "eval.md"
     atomic_write_json(json_path, summary)
-    atomic_write_text(markdown_path, to_markdown(result.summary()))
+    atomic_write_text(markdown_path, to_markdown(result.summary(), sampled_only=sampled_only))
     summary["_paths"] = {"json": str(json_path), "markdown": str(markdown_path)}
     return summary
 

@@ -33,6 +33,7 @@ from box2mask.datasets.sampling import sample_indices
 from box2mask.errors import Box2MaskError
 from box2mask.frames import read_rgb
 from box2mask.motion.config import MotionConfig
+from box2mask.datasets.entries import check_entry_name
 from box2mask.motion.output import flush_to_disk, is_complete_png, side_by_side, write_jpeg, write_map_png
 from box2mask.motion.stream import frame_boxes, motion_maps, processing_reduce
 from box2mask.structures import Sequence
@@ -162,6 +163,9 @@ def map_sequence(reader, seq_id: str, out: Path, *, config: MotionConfig, key: d
                  on_start: Callable[[str, int], None] | None = None,
                  on_frame: Callable[[str, int, int], None] | None = None) -> SequenceResult:
     """One sequence, start to finish; every failure is caught and returned with its reason."""
+    bad_name = check_entry_name(seq_id)
+    if bad_name:  # the id becomes a folder under OUT: never one outside it
+        return SequenceResult(seq_id, "failed", reason=f"sequence name {seq_id!r} {bad_name}")
     seq_dir = out / seq_id
     if is_complete(seq_dir, key, side_by_side=side_by_side_images):
         return SequenceResult(seq_id, "skipped")
@@ -230,7 +234,7 @@ def run_motion(dataset: str, root: Path | str, out: Path | str, *, config: Motio
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        todo = [s for s in ids if not is_complete(out / s, key, side_by_side=side_by_side_images)]
+        todo = [s for s in ids if check_entry_name(s) or not is_complete(out / s, key, side_by_side=side_by_side_images)]
         for seq_id in ids:
             if seq_id not in todo:
                 finished(SequenceResult(seq_id, "skipped"))

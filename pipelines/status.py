@@ -16,7 +16,7 @@ from pathlib import Path
 from box2mask.datasets.manifest import read_manifest
 from box2mask.errors import Box2MaskError
 from box2mask.runs import RunInfo, RunPaths
-from pipelines.annotate.commit import read_failures, standing_failures, stats_path
+from pipelines.annotate.commit import bad_shards, read_failures, standing_failures, stats_path
 from pipelines.annotate.lock import LOCK_NAME, describe, pid_alive, read_holder
 from pipelines.annotate.plan import plan_shards
 
@@ -38,6 +38,8 @@ class RunStatus:
     busy_seconds: float | None        # wall time during which at least one shard was running
     frames_per_second: float | None   # frames of the shards with stats / busy_seconds
     worker_frames_per_second: float | None  # the same per worker: frames / summed shard seconds
+    sequences_failed: int = 0         # planned sequences with a standing failure (prepare, infer, worker)
+    damaged_shards: dict[str, str] = field(default_factory=dict)  # shard id -> why it cannot count
     nodes: list[str] = field(default_factory=list)
     lock: str = "not running"
 
@@ -84,8 +86,11 @@ def run_status(out: Path | str) -> RunStatus:
         raise Box2MaskError(f"{paths.root} has run.json but no manifest.parquet yet (the run is still scanning?)")
     manifest = read_manifest(paths.manifest)
     plan = plan_shards(manifest, int(info.config.get("shard_frames", 1000)))
-    done = {s.shard_id for s in plan if paths.shard(s.shard_id).exists()}
+    present = {s.shard_id for s in plan if paths.shard(s.shard_id).exists()}
+    damaged = bad_shards(paths, sorted(present))
+    done = present - set(damaged)
     failures = standing_failures(read_failures(paths.failures), done)
+    failed_seqs = {f.get("sequence") for f in failures}
     failed_shards = sorted({f["shard"] for f in failures if f.get("stage") == "worker" and f.get("shard")})
     intervals, stat_frames, shard_seconds, nodes = [], 0, 0.0, set()
     for spec in plan:
@@ -104,7 +109,10 @@ def run_status(out: Path | str) -> RunStatus:
     return RunStatus(
         out=paths.root, info=info, shards_total=len(plan), shards_done=len(done), failed_shards=failed_shards,
         sequences_total=sum(len(s.sequences) for s in plan),
-        sequences_done=sum(len(s.sequences) for s in plan if s.shard_id in done),
+        sequences_done=sum(1 for s in plan if s.shard_id in done for seq in s.sequence_ids
+                           if seq not in failed_seqs),
+        sequences_failed=sum(1 for s in plan for seq in s.sequence_ids if seq in failed_seqs),
+        damaged_shards=damaged,
         invalid_sequences=sum(1 for s in statuses if s != "ok"),
         frames_total=sum(s.rows for s in plan), frames_done=sum(s.rows for s in plan if s.shard_id in done),
         failures=failures, failures_by_stage=dict(Counter(f.get("stage", "?") for f in failures)),

@@ -17,13 +17,14 @@ from typing import Callable
 import numpy as np
 
 from box2mask.datasets import open_dataset
+from box2mask.devices import pick_device
 from box2mask.datasets.manifest import scan
 from box2mask.errors import Box2MaskError
 from box2mask.model.network import NetworkConfig
 from box2mask.structures import Problem, Sequence
 from box2mask.training.clips import ClipSampler, MotionSource
 from box2mask.training.teacher import TeacherMasks
-from box2mask.training.trainer import TrainConfig, Trainer
+from box2mask.training.trainer import TrainConfig, Trainer, load_checkpoint
 
 
 MASK_DATASETS = {"davis"}
@@ -116,7 +117,7 @@ def network_for_training(init_weights: Path | None, *, object_path: bool | None 
     Fine-tuning the shipped weights (built without ``m_t``) must not quietly put ``m_t``
     back into the decoder, so an unset switch follows the weights being started from.
     """
-    from box2mask.model.predictor import network_config
+    from box2mask.model.weights import network_config
 
     start = network_config(init_weights) if init_weights is not None else NetworkConfig()
     return replace(NetworkConfig(),
@@ -134,8 +135,6 @@ def train(sources: list[DataSource], out: Path | str, config: TrainConfig, *, mo
     ``init_weights`` starts from a weights file (fine-tuning, e.g. the shipped weights on
     your own boxes) instead of the ImageNet backbone alone; a resumed checkpoint wins over it.
     """
-    import torch
-
     pools = load_sources(sources, on_problem=on_problem)
     if not any(seqs for seqs, _ in pools):
         raise Box2MaskError("no usable training sequence (every source was empty or invalid)")
@@ -149,11 +148,11 @@ def train(sources: list[DataSource], out: Path | str, config: TrainConfig, *, mo
     if teacher is None and config.losses.teacher > 0:
         raise Box2MaskError("a teacher weight was given without a teacher run (--teacher RUN_DIR)")
     sampler = ClipSampler(pools, config.clip, motion=motion, teacher=teacher, seed=config.seed)
-    resolved = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    resolved = pick_device(device)
     network = None
     if init_weights is not None:
         from box2mask.model.network import VideoBoxToMask
-        from box2mask.model.predictor import load_weights
+        from box2mask.model.weights import load_weights
 
         loaded, _, _ = load_weights(init_weights)
         # which inputs reach the decoder and encoder changes no parameter: such weights can start either kind
@@ -179,7 +178,8 @@ def export_weights(trainer: Trainer, path: Path | str, *, sources: list[DataSour
     import torch
 
     from box2mask import __version__
-    from box2mask.model.predictor import InferenceConfig, save_weights
+    from box2mask.model.inference import InferenceConfig
+    from box2mask.model.weights import save_weights
 
     metadata = {
         "box2mask_version": __version__,
@@ -199,12 +199,11 @@ def export_weights(trainer: Trainer, path: Path | str, *, sources: list[DataSour
 def weights_from_checkpoint(checkpoint: Path | str, dest: Path | str, *, inference=None,
                             extra: dict | None = None) -> Path:
     """Shippable weights from a training checkpoint (e.g. to evaluate a run while it trains)."""
-    import torch
-
     from box2mask.model.network import VideoBoxToMask
-    from box2mask.model.predictor import InferenceConfig, save_weights
+    from box2mask.model.inference import InferenceConfig
+    from box2mask.model.weights import save_weights
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = load_checkpoint(checkpoint)
     config = TrainConfig.from_dict(state["config"])
     network = VideoBoxToMask(config.network)
     network.load_trainable_state_dict(state["model"])

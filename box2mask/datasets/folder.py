@@ -20,21 +20,24 @@ list ``[x0, y0, x1, y1]``::
 pixels in the ``x0, y0, x1, y1`` convention of :mod:`box2mask.structures`.
 ``visible`` defaults to 1, ``track_id`` to 1, ``category`` to ``object``.  Frames
 with no row have no box for that track.  An optional ``<sequence>/meta.json``
-object is copied into the sequence metadata.
+object is copied into the sequence metadata.  A sequence folder must lie inside the
+root (a symbolic link leading out is an error; see :mod:`box2mask.datasets.entries`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 
-from box2mask.datasets.validation import ProblemLog, finalize_boxes, list_frames
+from box2mask.datasets.entries import Listing, check_inside, entry_name, listing_from_folders
+from box2mask.datasets.validation import ProblemLog, finalize_boxes, present, read_lines, read_text, scan_frames
 from box2mask.errors import DatasetError
-from box2mask.frames import image_size
+from box2mask.frames import regular_file_problem
 from box2mask.structures import Sequence, Track
 
 _TRUE = {"1", "true", "yes", "y", "t"}
@@ -51,24 +54,34 @@ class FolderReader:
         if not self.root.is_dir():
             raise DatasetError(f"folder dataset root {self.root} does not exist or is not a folder")
         self.split = split
+        self._listing: Listing | None = None
+
+    def listing(self) -> Listing:
+        """The sequence folders (those holding a box file) under the root, found once."""
+        if self._listing is None:
+            names = sorted(p.name for p in self.root.iterdir()
+                           if p.is_dir() and any(present(p / f) for f in ("boxes.csv", "boxes.jsonl")))
+            if not names:
+                raise DatasetError(f"{self.root} holds no <sequence>/boxes.csv or <sequence>/boxes.jsonl")
+            self._listing = listing_from_folders(names)
+        return self._listing
 
     def sequence_ids(self) -> list[str]:
-        ids = sorted(p.name for p in self.root.iterdir()
-                     if p.is_dir() and ((p / "boxes.csv").exists() or (p / "boxes.jsonl").exists()))
-        if not ids:
-            raise DatasetError(f"{self.root} holds no <sequence>/boxes.csv or <sequence>/boxes.jsonl")
-        return ids
+        return self.listing().ids()
 
     def load(self, seq_id: str) -> Sequence:
-        folder = self.root / seq_id
         log = ProblemLog(seq_id)
+        listing = self.listing()
+        folder = self.root / entry_name(listing, seq_id, log, where=self.root)
+        check_inside(listing, seq_id, folder, self.root, log)
         frame_dir = folder / "frames" if (folder / "frames").is_dir() else folder
-        frames = list_frames(frame_dir, log, numbered=False)
+        frames, size = scan_frames(frame_dir, log, numbered=False)
         log.raise_if_errors()
-        height, width = image_size(frames[0])
+        assert size is not None
+        height, width = size
         index_of = {p.name: i for i, p in enumerate(frames)}
         csv_path, jsonl_path = folder / "boxes.csv", folder / "boxes.jsonl"
-        box_file = csv_path if csv_path.exists() else jsonl_path
+        box_file = csv_path if present(csv_path) else jsonl_path
         rows = _read_csv(csv_path, log) if box_file == csv_path else _read_jsonl(jsonl_path, log)
         log.raise_if_errors()
 
@@ -115,33 +128,53 @@ class FolderReader:
                                             log=log, file=box_file)
             tracks.append(Track(track_id, boxes, visible, category=t["category"]))
         meta = {"class": tracks[0].category, "split": self.split or "unknown"}
-        meta_path = folder / "meta.json"
-        if meta_path.is_file():
-            try:
-                meta.update({str(k): str(v) for k, v in json.loads(meta_path.read_text()).items()})
-            except (json.JSONDecodeError, AttributeError) as exc:
-                log.warn(f"is not a JSON object ({exc}); ignored", meta_path)
+        meta.update(_read_meta(folder / "meta.json", log))
         return Sequence(id=seq_id, dataset=self.name, frames=tuple(frames), tracks=tuple(tracks),
                         image_size=(height, width), meta=meta, warnings=log.warnings())
 
 
+def _read_meta(path: Path, log: ProblemLog) -> dict[str, str]:
+    """The optional ``meta.json`` object as strings; anything unusable is a warning and ignored."""
+    if not present(path):
+        return {}
+    reason = regular_file_problem(path)
+    if reason is not None:
+        log.warn(f"is {reason}; ignored", path)
+        return {}
+    side = ProblemLog(log.sequence)
+    text = read_text(path, side, required=True)
+    if text is None:
+        log.warn(f"{side.errors[0].message}; ignored", path)
+        return {}
+    try:
+        return {str(k): str(v) for k, v in json.loads(text).items()}
+    except (json.JSONDecodeError, AttributeError) as exc:
+        log.warn(f"is not a JSON object ({exc}); ignored", path)
+        return {}
+
+
 def _read_csv(path: Path, log: ProblemLog) -> list[tuple[int, dict]]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        missing = {"frame", "x0", "y0", "x1", "y1"} - set(reader.fieldnames or [])
-        if missing:
-            log.error(f"header lacks column(s) {', '.join(sorted(missing))}", path, 1)
-            return []
-        rows = []
+    text = read_text(path, log, required=True)
+    if text is None:
+        return []
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = {"frame", "x0", "y0", "x1", "y1"} - set(reader.fieldnames or [])
+    if missing:
+        log.error(f"header lacks column(s) {', '.join(sorted(missing))}", path, 1)
+        return []
+    rows = []
+    try:
         for row in reader:
             row["box"] = [row.pop(k) for k in ("x0", "y0", "x1", "y1")]
             rows.append((reader.line_num, row))
-        return rows
+    except csv.Error as exc:
+        log.error(f"is not valid CSV ({exc})", path, reader.line_num)
+    return rows
 
 
 def _read_jsonl(path: Path, log: ProblemLog) -> list[tuple[int, dict]]:
     rows = []
-    for i, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    for i, line in enumerate(read_lines(path, log, required=True) or [], start=1):
         if not line.strip():
             continue
         try:

@@ -13,7 +13,9 @@
 
 ``root`` may be the split folder itself or the GOT-10k root holding ``train/``,
 ``val/`` and ``test/`` (then ``split`` picks one).  A frame is visible when it is
-not absent, its cover is above 0 and its box is usable.
+not absent, its cover is above 0 and its box is usable.  Every ``list.txt`` line
+must name a folder inside the split folder (:mod:`box2mask.datasets.entries`);
+a line listed twice is read once.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from box2mask.datasets.entries import Listing, check_inside, entry_name, listing_from_file, listing_from_folders
 from box2mask.datasets.validation import (
     ProblemLog,
     finalize_boxes,
     frames_and_boxes,
     parse_flags,
+    present,
     read_lines,
 )
 from box2mask.errors import DatasetError
@@ -44,7 +48,7 @@ class Got10kReader:
         root = Path(root)
         if not root.is_dir():
             raise DatasetError(f"GOT-10k root {root} does not exist or is not a folder")
-        if not (root / "list.txt").is_file() and not any(root.glob("GOT-10k_*")):
+        if not present(root / "list.txt") and not any(root.glob("GOT-10k_*")):
             chosen = split or "train"
             if chosen not in SPLITS:
                 raise DatasetError(f"unknown GOT-10k split {chosen!r}; choose one of {', '.join(SPLITS)}")
@@ -56,20 +60,29 @@ class Got10kReader:
             root = root / chosen
         self.root = root
         self.split = split or _split_from_folder(root)
+        self._listing: Listing | None = None
+
+    def listing(self) -> Listing:
+        """The sequences of ``list.txt`` (or, without one, the ``GOT-10k_*`` folders), read once."""
+        if self._listing is None:
+            path = self.root / "list.txt"
+            if present(path):
+                self._listing = listing_from_file(path)
+            else:
+                names = sorted(p.name for p in self.root.iterdir() if p.is_dir() and p.name.startswith("GOT-10k_"))
+                if not names:
+                    raise DatasetError(f"{self.root} has no list.txt and no GOT-10k_* sequence folders")
+                self._listing = listing_from_folders(names)
+        return self._listing
 
     def sequence_ids(self) -> list[str]:
-        listing = self.root / "list.txt"
-        if listing.is_file():
-            names = [ln.strip() for ln in listing.read_text(encoding="utf-8-sig").splitlines()]
-            return [n for n in names if n]
-        names = sorted(p.name for p in self.root.iterdir() if p.is_dir() and p.name.startswith("GOT-10k_"))
-        if not names:
-            raise DatasetError(f"{self.root} has no list.txt and no GOT-10k_* sequence folders")
-        return names
+        return self.listing().ids()
 
     def load(self, seq_id: str) -> Sequence:
-        folder = self.root / seq_id
         log = ProblemLog(seq_id)
+        listing = self.listing()
+        folder = self.root / entry_name(listing, seq_id, log, where=self.root)
+        check_inside(listing, seq_id, folder, self.root, log)
         if not folder.is_dir():
             log.error("sequence folder listed in list.txt does not exist", folder)
             log.raise_if_errors()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from box2mask.errors import SequenceError
-from box2mask.frames import IMAGE_SUFFIXES, image_size, sniff_image
+from box2mask.frames import IMAGE_SUFFIXES, inspect_image, open_regular, regular_file_problem
 from box2mask.structures import Problem
 
 _SPLIT = re.compile(r"[,\t ]+")
@@ -31,6 +31,10 @@ class ProblemLog:
     sequence: str
     problems: list[Problem] = field(default_factory=list)
     _folded: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, problem: Problem) -> None:
+        """Record a problem found elsewhere (e.g. while reading a listing), as it is."""
+        self.problems.append(problem)
 
     def error(self, message: str, file: Path | str | None = None, line: int | None = None) -> None:
         self.problems.append(Problem(self.sequence, message, _name(file), line, "error"))
@@ -67,25 +71,44 @@ def _name(file: Path | str | None) -> str | None:
 
 
 def list_frames(folder: Path, log: ProblemLog, *, numbered: bool = True) -> list[Path]:
-    """The image files of ``folder`` in frame order, with missing/unreadable frames reported.
+    """The image files of ``folder`` in frame order, with problems reported (see :func:`scan_frames`)."""
+    return scan_frames(folder, log, numbered=numbered)[0]
 
-    ``numbered`` datasets (GOT-10k, LaSOT: ``00000001.jpg`` ...) must have no gaps.
-    Every frame's header is checked (3 bytes each), which is cheap even for long videos.
+
+def scan_frames(folder: Path, log: ProblemLog, *, numbered: bool = True) -> tuple[list[Path], tuple[int, int] | None]:
+    """The image files of ``folder`` in frame order and their common ``(height, width)``.
+
+    ``numbered`` datasets (GOT-10k, LaSOT: ``00000001.jpg`` ...) must have no gaps.  Every
+    frame is inspected from its header and last bytes (:func:`~box2mask.frames.inspect_image`,
+    no pixel decode), which stays cheap for long videos: missing, non-regular (FIFO, device),
+    empty, unknown, cut-short frames and a frame whose size differs from the first one's are
+    errors naming the frame.  The size is ``None`` when no frame gives one.
     """
     if not folder.is_dir():
         log.error("frame folder is missing", folder)
-        return []
+        return [], None
     frames = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not frames:
         log.error("frame folder holds no images (.jpg/.jpeg/.png/.bmp/.webp)", folder)
-        return []
+        return [], None
     if numbered:
         frames = _check_numbering(frames, log)
+    first: tuple[Path, tuple[int, int]] | None = None
+    other: list[tuple[Path, tuple[int, int]]] = []
     for path in frames:
-        reason = sniff_image(path)
-        if reason is not None:
-            log.error(f"frame is {reason}", path)
-    return frames
+        info = inspect_image(path)
+        if info.problem is not None:
+            log.error(f"frame is {info.problem}", path)
+        elif first is None:
+            first = (path, info.size)
+        elif info.size != first[1]:
+            other.append((path, info.size))
+    if other:
+        (path, (h, w)), (name, (h0, w0)) = other[0], (first[0].name, first[1])
+        more = f" ({len(other) - 1} more frames differ)" if len(other) > 1 else ""
+        log.error(f"frame is {w}x{h} but the first frame {name} is {w0}x{h0}{more}; all frames of a "
+                  "sequence must have one size (resize the frames or split the sequence)", path)
+    return frames, None if first is None else first[1]
 
 
 def _check_numbering(frames: list[Path], log: ProblemLog) -> list[Path]:
@@ -110,33 +133,56 @@ def _check_numbering(frames: list[Path], log: ProblemLog) -> list[Path]:
 
 
 def frames_and_boxes(frame_dir: Path, gt_path: Path, log: ProblemLog) -> tuple[list[Path], tuple[int, int], np.ndarray]:
-    """Frames in order, the image size (first frame's header) and the ``x,y,w,h`` boxes.
+    """Frames in order, their common ``(height, width)`` (from the headers) and the ``x,y,w,h`` boxes.
 
     The common start of the GOT-10k and LaSOT readers; raises :class:`SequenceError`
     as soon as something it needs is wrong.
     """
-    frames = list_frames(frame_dir, log)
+    frames, size = scan_frames(frame_dir, log)
     log.raise_if_errors()
-    size = image_size(frames[0])
+    assert size is not None
     xywh = parse_boxes_xywh(gt_path, log)
     log.raise_if_errors()
     assert xywh is not None
     return frames, size, xywh
 
 
-def read_lines(path: Path, log: ProblemLog, *, required: bool) -> list[str] | None:
-    """Non-empty-trailing lines of a text file; ``None`` (with a problem) if absent."""
-    if not path.is_file():
+def present(path: Path) -> bool:
+    """Whether anything sits at ``path``, even a dangling link or a FIFO (``exists()`` says no to the first)."""
+    return path.exists() or path.is_symlink()
+
+
+def read_text(path: Path, log: ProblemLog, *, required: bool) -> str | None:
+    """A UTF-8 text file (BOM dropped); ``None`` with a problem if it cannot be read.
+
+    A missing file is an error only when ``required``; one that is not a regular file (a FIFO,
+    a device, a folder) is always an error and is never opened, so it cannot block the reader.
+    """
+    reason = regular_file_problem(path)
+    if reason == "missing":
         if required:
             log.error("file is missing", path)
         return None
+    if reason is not None:
+        fix = "; replace it with a regular text file" if reason.startswith("not a regular") else ""
+        log.error(f"file is {reason}{fix}", path)
+        return None
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with open_regular(path) as fh:
+            data = fh.read()
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        log.error("file is not UTF-8 text", path)
+        log.error("file is not UTF-8 text; save it as UTF-8", path)
         return None
     except OSError as exc:
         log.error(f"file cannot be read ({exc.strerror})", path)
+        return None
+
+
+def read_lines(path: Path, log: ProblemLog, *, required: bool) -> list[str] | None:
+    """Lines of a text file (see :func:`read_text`), CRLF or LF, trailing blank lines dropped."""
+    text = read_text(path, log, required=required)
+    if text is None:
         return None
     lines = text.splitlines()
     while lines and not lines[-1].strip():

@@ -171,13 +171,17 @@ def _fmt(value: float) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
-def to_markdown(summary: dict) -> str:
-    """The summary as a Markdown report (a table per sequence, then the means)."""
+def to_markdown(summary: dict, *, sampled_only: bool = False) -> str:
+    """The summary as a Markdown report (a table per sequence, then the means).
+
+    ``sampled_only``: only the frames the run annotated were scored (say so, instead of
+    "every frame counts")."""
     cols = ["J", "F", "JF", "J_recall", "J_recall_0.7", "J_decay", "F_recall", "F_decay"]
     heads = ["J", "F", "J&F", "J recall ≥0.5", "J recall ≥0.7", "J decay", "F recall ≥0.5", "F decay"]
     lines = [f"# Evaluation of `{summary['run']}`", "",
              f"Ground truth: `{summary['gt']}`. {summary['entries']} objects, {summary['frames']} frames "
-             f"(every frame counts; empty prediction on empty truth scores 1).", ""]
+             + ("(only the frames the run annotated were scored; " if sampled_only else "(every frame counts; ")
+             + "empty prediction on empty truth scores 1).", ""]
     if summary["missing_frames"]:
         lines += [f"{summary['missing_frames']} ground-truth frames had no prediction and were scored as empty.", ""]
     if summary["missing_sequences"]:

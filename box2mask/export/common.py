@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from box2mask.export.failures import OutputError
 from box2mask.export.source import RunSource
+from box2mask.export.validate import ShardTally
 
 SCORE_FIELDS = {"confidence": "score", "qa": "qa_score"}
 
@@ -28,7 +30,13 @@ class ExportOptions:
 
 @dataclass
 class ExportStats:
-    """Counts for the summary line; ``duplicates`` names sequences found in two shards (skipped)."""
+    """Counts for the summary line (filled in as the export goes, so not frozen).
+
+    ``duplicates`` names sequences found in two shards (the later copies skipped);
+    ``repeated_rows`` maps a sequence to the number of rows that repeated a
+    (track, frame) of its shard and were read once; ``skipped`` holds one message per
+    sequence left out of the export (its name and why).
+    """
 
     sequences: int = 0
     frames: int = 0
@@ -37,6 +45,27 @@ class ExportStats:
     empty: int = 0
     invisible: int = 0
     duplicates: list[str] = field(default_factory=list)
+    repeated_rows: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    def note(self, seq) -> None:
+        """Record what reading ``seq`` (a :class:`~box2mask.export.source.SequenceRows`) repaired."""
+        if seq.repeated:
+            self.repeated_rows[seq.id] = self.repeated_rows.get(seq.id, 0) + seq.repeated
+
+
+def json_destination(dest: Path, fmt: str) -> Path:
+    """``dest`` for a one-file export, refused when it is a folder (os.replace would fail at the end)."""
+    dest = Path(dest)
+    if dest.is_dir():
+        raise OutputError(f"--dest {dest} is a folder; the {fmt} export is one JSON file",
+                          f"give a file name, e.g. --dest {dest / (fmt + '.json')}")
+    return dest
+
+
+def tally_for(options: ExportOptions) -> ShardTally:
+    """A :class:`~box2mask.export.validate.ShardTally` counting what ``options`` keep."""
+    return ShardTally(options.min_score, SCORE_FIELDS[options.score_by])
 
 
 def keep_mask(row: dict, options: ExportOptions, stats: ExportStats) -> bool:

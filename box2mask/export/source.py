@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +34,33 @@ class RunError(Box2MaskError):
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """Something a picture or a summary left out because it could not be read.
+
+    ``kind`` is ``"frame"``, ``"shard"`` or ``"sequence"``; ``name`` says which
+    (``bear/00003``, ``shards/00001.parquet``); ``reason`` says why, naming the file.
+    """
+
+    kind: str
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.reason})"
+
+
+def describe_skipped(items: list[Skipped] | tuple[Skipped, ...], limit: int = 8) -> list[str]:
+    """One line per kind: ``skipped 2 frame(s): bear/00003 (frame ...: could not be decoded), ...``."""
+    lines = []
+    for kind in dict.fromkeys(s.kind for s in items):
+        these = [s for s in items if s.kind == kind]
+        shown = "; ".join(str(s) for s in these[:limit])
+        more = f"; and {len(these) - limit} more" if len(these) > limit else ""
+        lines.append(f"skipped {len(these)} {kind}(s): {shown}{more}")
+    return lines
+
+
+@dataclass(frozen=True)
 class FrameRef:
     """One annotated frame of a sequence: its index, file stem and path relative to the dataset root."""
 
@@ -42,14 +69,20 @@ class FrameRef:
     path: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class SequenceRows:
-    """All shard rows of one sequence, sorted by (frame_index, track_id)."""
+    """All shard rows of one sequence, sorted by (frame_index, track_id).
+
+    ``repeated`` counts rows dropped because an earlier row of the shard had the same
+    (sequence, track, frame): such a row is read once (the first copy), so a sequence
+    annotated twice into one shard gives one row per track and frame.
+    """
 
     id: str
     dataset: str
     table: pa.Table
     shard: Path
+    repeated: int = 0
 
     @property
     def height(self) -> int:
@@ -83,6 +116,18 @@ class SequenceRows:
         sub = self.table.filter(pc.equal(self.table["track_id"], track_id))
         for batch in sub.to_batches(max_chunksize=batch_size):
             yield from batch.to_pylist()
+
+
+def _drop_repeated(part: pa.Table) -> tuple[pa.Table, int]:
+    """``part`` (one sequence, sorted by frame then track) without rows repeating a (track, frame)."""
+    if part.num_rows < 2:
+        return part, 0
+    frame = part["frame_index"].to_numpy(zero_copy_only=False)
+    track = part["track_id"].to_numpy(zero_copy_only=False)
+    again = (frame[1:] == frame[:-1]) & (track[1:] == track[:-1])
+    if not again.any():
+        return part, 0
+    return part.filter(pa.array(np.r_[True, ~again])), int(again.sum())
 
 
 def row_mask(row: dict) -> np.ndarray | None:
@@ -142,16 +187,27 @@ class RunSource:
         return out
 
     def sequences(self, columns: list[str] | None = None, *, only: set[str] | None = None,
-                  duplicates: list[str] | None = None) -> Iterator[SequenceRows]:
+                  duplicates: list[str] | None = None,
+                  on_unreadable: Callable[[Path, str], None] | None = None) -> Iterator[SequenceRows]:
         """Each sequence's rows, shard by shard (sorted by id within a shard).
 
         ``columns`` limits what is read (the :data:`KEY_COLUMNS` always are).  A
         sequence found again in a later shard (a run that was not resumed
-        cleanly) is skipped and its id appended to ``duplicates``.
+        cleanly) is skipped and its id appended to ``duplicates``; rows repeating a
+        (track, frame) within a shard are read once (``SequenceRows.repeated``).
+        A shard that cannot be read raises :class:`RunError`, or, with
+        ``on_unreadable``, is reported as ``on_unreadable(path, reason)`` and skipped
+        (for pictures and QA, which show what they can; exports must be complete).
         """
         seen: set[str] = set()
         for path in self.shards:
-            table = self._read(path, columns)
+            try:
+                table = self._read(path, columns)
+            except RunError as exc:
+                if on_unreadable is None:
+                    raise
+                on_unreadable(path, str(exc))
+                continue
             if table.num_rows == 0:
                 continue
             table = table.sort_by([("sequence", "ascending"), ("frame_index", "ascending"),
@@ -167,20 +223,31 @@ class RunSource:
                         duplicates.append(seq_id)
                 elif only is None or seq_id in only:
                     seen.add(seq_id)
-                    part = table.slice(start, end - start)
-                    yield SequenceRows(seq_id, str(part["dataset"][0].as_py()), part, path)
+                    part, repeated = _drop_repeated(table.slice(start, end - start))
+                    yield SequenceRows(seq_id, str(part["dataset"][0].as_py()), part, path, repeated)
                 else:
                     seen.add(seq_id)
                 start = end
             del table, seqs
 
-    def sequence(self, seq_id: str, columns: list[str] | None = None) -> SequenceRows | None:
-        """One sequence's rows (the first shard that holds it), or ``None``."""
+    def sequence(self, seq_id: str, columns: list[str] | None = None, *,
+                 on_unreadable: Callable[[Path, str], None] | None = None) -> SequenceRows | None:
+        """One sequence's rows (the first shard that holds it), or ``None``.
+
+        Repeated (track, frame) rows are read once; ``on_unreadable`` as in :meth:`sequences`.
+        """
         for path in self.shards:
-            table = self._read(path, columns, filters=[("sequence", "=", seq_id)])
+            try:
+                table = self._read(path, columns, filters=[("sequence", "=", seq_id)])
+            except RunError as exc:
+                if on_unreadable is None:
+                    raise
+                on_unreadable(path, str(exc))
+                continue
             if table.num_rows:
-                table = table.sort_by([("frame_index", "ascending"), ("track_id", "ascending")])
-                return SequenceRows(seq_id, str(table["dataset"][0].as_py()), table, path)
+                table, repeated = _drop_repeated(
+                    table.sort_by([("frame_index", "ascending"), ("track_id", "ascending")]))
+                return SequenceRows(seq_id, str(table["dataset"][0].as_py()), table, path, repeated)
         return None
 
     def frame_file(self, frame_path: str) -> Path:

@@ -8,13 +8,17 @@ no mask), ``bboxes`` and ``areas``; ``iscrowd`` 0, plus ``track_id`` and per-fra
 ``scores``.  ``categories`` as in COCO.
 
 A track's segmentations are written slot by slot into a spool, so even a
-video of thousands of frames never sits in memory as one Python object.
+video of thousands of frames never sits in memory as one Python object.  Each
+slot is written exactly once, in order: a row repeating a (track, frame) is read
+once (:class:`~box2mask.export.source.RunSource` drops the copy and the export
+warns).  The file is read back and checked against the shards' counts
+(:mod:`box2mask.export.validate`) before it is renamed into place.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TextIO
 
 from box2mask.atomic import atomic_path
 from box2mask.export.coco import run_info_block
@@ -25,51 +29,66 @@ from box2mask.export.common import (
     FrameNamer,
     category_ids,
     category_list,
+    json_destination,
     keep_mask,
     rounded,
+    tally_for,
     xywh,
 )
 from box2mask.export.jsonstream import JsonStream, Spool, dumps
 from box2mask.export.source import RunSource, SequenceRows
+from box2mask.export.validate import ShardTally, check_ytvis
 
 
 def export_ytvis(source: RunSource, dest: Path | str, *, options: ExportOptions = ExportOptions(),
                  on_sequence: Callable[[SequenceRows], None] | None = None) -> ExportStats:
     """Write ``dest`` (a ``.json`` file); returns the counts."""
-    dest = Path(dest)
+    dest = json_destination(dest, "ytvis")
     stats = ExportStats()
+    tally = tally_for(options)
     cats = category_ids(source)
     name_of = FrameNamer(source, options.image_root)
-    annotation_id = 0
     dataset = source.info.dataset if source.info else None
-    with atomic_path(dest) as tmp, Spool(dest.parent) as annotations, open(tmp, "w", encoding="utf-8") as fh:
-        js = JsonStream(fh)
-        js.open_object()
-        js.value(run_info_block(source, "youtube-vis"), "info")
-        js.value([], "licenses")
-        js.open_array("videos")
-        for video_id, seq in enumerate(source.sequences(ROW_COLUMNS, duplicates=stats.duplicates), start=1):
-            stats.sequences += 1
-            frames = seq.frames()
-            stats.frames += len(frames)
-            js.value({"id": video_id, "name": seq.id, "width": seq.width, "height": seq.height,
-                      "length": len(frames), "file_names": [name_of(f.path) for f in frames],
-                      "frame_indices": [f.index for f in frames]})
-            slot_of = {f.index: k for k, f in enumerate(frames)}
-            for track in seq.track_ids():
-                annotation_id += 1
-                _write_track(annotations, seq, track, len(frames), slot_of, annotation_id, video_id,
-                             cats, options, stats)
-            if on_sequence is not None:
-                on_sequence(seq)
-        js.close("array")
-        js.open_array("annotations")
-        js.items_from(annotations)
-        js.close("array")
-        js.value(category_list(cats, dataset), "categories")
-        js.close("object")
-        fh.write("\n")
+    with atomic_path(dest) as tmp:
+        with Spool(dest.parent) as annotations, open(tmp, "w", encoding="utf-8") as fh:
+            _write(fh, annotations, source, stats, tally, cats, name_of, dataset, options, on_sequence)
+        check_ytvis(tmp, dest, tally)
     return stats
+
+
+def _write(fh: TextIO, annotations: Spool, source: RunSource, stats: ExportStats, tally: ShardTally,
+           cats: dict[str, int], name_of: FrameNamer, dataset: str | None, options: ExportOptions,
+           on_sequence: Callable[[SequenceRows], None] | None) -> None:
+    """The document, videos first; each track's annotation is spooled and copied in after them."""
+    annotation_id = 0
+    js = JsonStream(fh)
+    js.open_object()
+    js.value(run_info_block(source, "youtube-vis"), "info")
+    js.value([], "licenses")
+    js.open_array("videos")
+    for video_id, seq in enumerate(source.sequences(ROW_COLUMNS, duplicates=stats.duplicates), start=1):
+        stats.note(seq)
+        tally.add(seq)
+        stats.sequences += 1
+        frames = seq.frames()
+        stats.frames += len(frames)
+        js.value({"id": video_id, "name": seq.id, "width": seq.width, "height": seq.height,
+                  "length": len(frames), "file_names": [name_of(f.path) for f in frames],
+                  "frame_indices": [f.index for f in frames]})
+        slot_of = {f.index: k for k, f in enumerate(frames)}
+        for track in seq.track_ids():
+            annotation_id += 1
+            _write_track(annotations, seq, track, len(frames), slot_of, annotation_id, video_id,
+                         cats, options, stats)
+        if on_sequence is not None:
+            on_sequence(seq)
+    js.close("array")
+    js.open_array("annotations")
+    js.items_from(annotations)
+    js.close("array")
+    js.value(category_list(cats, dataset), "categories")
+    js.close("object")
+    fh.write("\n")
 
 
 def _write_track(spool: Spool, seq: SequenceRows, track: int, length: int, slot_of: dict[int, int],
@@ -86,6 +105,8 @@ def _write_track(spool: Spool, seq: SequenceRows, track: int, length: int, slot_
     for row in seq.track_rows(track):
         category = category or row["category"]
         slot = slot_of[int(row["frame_index"])]
+        if slot < next_slot:       # a second row for a slot already written: one value per slot
+            continue
         spool.raw("null," * (slot - next_slot))
         if keep_mask(row, options, stats):
             spool.raw(dumps({"size": [int(row["height"]), int(row["width"])], "counts": row["rle"]}))

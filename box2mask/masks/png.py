@@ -37,7 +37,9 @@ def read_label_png(path: Path | str) -> np.ndarray:
     (grey, grey+alpha, RGB) is read as greyscale with every nonzero pixel = id 1,
     which is how DAVIS 2016 single-object masks are stored.
     """
-    with Image.open(path) as im:
+    from box2mask.frames import open_regular
+
+    with open_regular(path) as fh, Image.open(fh) as im:  # a FIFO in place of a mask cannot block
         if im.mode == "P":
             return np.array(im, dtype=np.uint8)
         grey = np.array(im.convert("L"), dtype=np.uint8)

@@ -15,7 +15,7 @@ from box2mask.methods.grabcut import GrabCut
 
 def _network(**options) -> Method:
     """The video network (imported on first use: it pulls in torch)."""
-    from box2mask.model.predictor import NetworkMethod
+    from box2mask.methods.network import NetworkMethod
 
     return NetworkMethod(**options)
 

@@ -31,10 +31,17 @@ class FrameMask:
     frame: int
     mask: np.ndarray | None
     score: float
+    source: str | None = None   # the method that made the mask, when not the one named in run.json (fallback)
+    note: str | None = None     # why (e.g. the box test the first mask failed)
 
 
 class Method(Protocol):
     name: str
+
+    def check(self) -> None:
+        """Raise :class:`~box2mask.errors.Box2MaskError` now if the method cannot run as configured
+        (bad option value, unreadable weights); cheap, called on the driver before any worker starts."""
+        ...
 
     def prepare(self, sequence: Sequence, track: Track, targets: np.ndarray) -> dict: ...
 

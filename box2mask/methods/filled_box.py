@@ -12,6 +12,9 @@ from box2mask.structures import Sequence, Track
 class FilledBox:
     name = "filled-box"
 
+    def check(self) -> None:
+        """Nothing to check: the filled box takes no options."""
+
     def prepare(self, sequence: Sequence, track: Track, targets: np.ndarray) -> dict:
         return {"track_id": track.track_id, "frames": np.asarray(targets), "boxes": track.boxes[targets],
                 "height": sequence.height, "width": sequence.width}

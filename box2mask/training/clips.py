@@ -9,8 +9,11 @@ clip at random and jitter colours a little.
 
 A clip is a dict of numpy arrays (``images (T, S, S, 3) uint8``, ``boxes
 (T, S, S) float32`` the box drawn in crop coordinates, ``valid (T, S, S)`` pixels
-that come from inside the image, ``motion (T, S, S) float32`` when a motion
-source is given) so it can be built in a worker process and pickled cheaply.
+that come from inside the image, ``motion (T, S, S) float32`` (zeros without a
+motion source; ``has_motion`` says which), ``teacher (T, S, S) float32`` the
+pseudo-mask, ``teacher_trusted (T, S, S)`` 0 in the band around its boundary
+that ``teacher_band`` leaves out, ``taught (T,)`` each frame's teacher weight) so
+it can be built in a worker process and pickled cheaply.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class ClipConfig:
     scale_jitter: float = 0.15  # log-scale jitter of the side
     flip: bool = True
     colour_jitter: float = 0.1
+    teacher_band: int = 0      # crop pixels each side of the teacher's boundary left out of its loss (0: none)
 
 
 def pick_frames(visible: np.ndarray, rng: np.random.Generator, config: ClipConfig) -> np.ndarray | None:
@@ -70,13 +74,22 @@ def _crop_map(full: np.ndarray | None, sequence: Sequence, window, size: int) ->
     return extract(full.astype(np.float32), window, size)
 
 
+def _away_from_boundary(teacher: np.ndarray, band: int) -> np.ndarray:
+    """1 where the pseudo-mask is trusted, 0 within ``band`` pixels of its boundary (where GrabCut errs most)."""
+    if band <= 0:
+        return np.ones(teacher.shape, np.float32)
+    mask = (teacher >= 0.5).astype(np.uint8)
+    kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
+    return (cv2.dilate(mask, kernel) == cv2.erode(mask, kernel)).astype(np.float32)
+
+
 def make_clip(sequence: Sequence, track_index: int, frames: np.ndarray, rng: np.random.Generator,
               config: ClipConfig, motion: MotionSource | None = None, teacher: MaskSource | None = None) -> dict:
     track = sequence.tracks[track_index]
     size = config.crop_size
     context = rng.uniform(*config.context)
     flip = config.flip and rng.random() < 0.5
-    images, boxes, valid, motions, teachers, taught = [], [], [], [], [], []
+    images, boxes, valid, motions, teachers, trusted, taught = [], [], [], [], [], [], []
     ones = np.ones((sequence.height, sequence.width), np.uint8)
     for f in frames:
         jitter = np.array([rng.uniform(-config.shift, config.shift), rng.uniform(-config.shift, config.shift),
@@ -93,12 +106,14 @@ def make_clip(sequence: Sequence, track_index: int, frames: np.ndarray, rng: np.
         valid.append(inside)
         motions.append(m if m is not None else np.zeros((size, size), np.float32))
         teachers.append(t if t is not None else np.zeros((size, size), np.float32))
+        trusted.append(_away_from_boundary(t, config.teacher_band) if t is not None else np.ones((size, size), np.float32))
         taught.append(np.float32(taught_by[1] if taught_by else 0.0))
     clip = {"images": np.stack(images), "boxes": np.stack(boxes), "valid": np.stack(valid),
             "motion": np.stack(motions), "has_motion": np.float32(motion is not None),
-            "teacher": np.stack(teachers), "taught": np.asarray(taught, np.float32)}  # taught: teacher weight
+            "teacher": np.stack(teachers), "teacher_trusted": np.stack(trusted),
+            "taught": np.asarray(taught, np.float32)}  # taught: teacher weight
     if flip:
-        for key in ("images", "boxes", "valid", "motion", "teacher"):
+        for key in ("images", "boxes", "valid", "motion", "teacher", "teacher_trusted"):
             clip[key] = np.ascontiguousarray(clip[key][:, :, ::-1])
     if config.colour_jitter:
         gain = 1 + rng.uniform(-config.colour_jitter, config.colour_jitter, 3)

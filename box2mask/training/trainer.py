@@ -65,7 +65,7 @@ def to_tensors(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
     """Numpy clip batch -> float tensors ``(B, T, C, S, S)`` on ``device``."""
     images = torch.from_numpy(batch["images"]).to(device).permute(0, 1, 4, 2, 3).float() / 255.0
     out = {"images": images}
-    for key in ("boxes", "valid", "motion", "teacher"):
+    for key in ("boxes", "valid", "motion", "teacher", "teacher_trusted"):
         out[key] = torch.from_numpy(batch[key]).to(device).unsqueeze(2).float()
     out["taught"] = torch.from_numpy(batch["taught"]).to(device).float()  # (B, T)
     out["has_motion"] = bool(np.all(batch["has_motion"] > 0))
@@ -100,7 +100,8 @@ def loss_terms(logits: torch.Tensor, data: dict[str, torch.Tensor], lab: torch.T
         terms["box_prior"] = box_prior_loss(flat, boxes, valid=valid)
     if weights.teacher and bool(data["taught"].any()):
         taught = data["taught"].flatten(0, 1).view(-1, 1, 1, 1)
-        terms["teacher"] = teacher_loss(flat, data["teacher"].flatten(0, 1), valid * taught)
+        trusted = data["teacher_trusted"].flatten(0, 1)
+        terms["teacher"] = teacher_loss(flat, data["teacher"].flatten(0, 1), valid * taught * trusted)
     if weights.pairwise:
         terms["pairwise"] = pairwise_colour_loss(flat, lab.flatten(0, 1), boxes, valid=valid)
     if weights.affinity and data["has_motion"]:
@@ -109,6 +110,29 @@ def loss_terms(logits: torch.Tensor, data: dict[str, torch.Tensor], lab: torch.T
     if weights.temporal and logits.shape[1] > 1:
         terms["temporal"] = temporal_loss(logits, lab, data["boxes"], valid=data["valid"])
     return terms
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is not one of ours (or is damaged)."""
+
+
+def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu") -> dict:
+    """A training checkpoint, read with ``weights_only=True``: tensors, numbers, strings, lists and dicts.
+
+    Nothing in the file is executed: a pickle that asks to build any other object
+    (a ``__reduce__`` payload) is refused with a :class:`CheckpointError` naming the file.
+    """
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # pickle, zip and key errors alike for a file that is not ours
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path} is not a box2mask training checkpoint (refused to load: {first}); "
+                              "move it aside, or train into a new --out") from None
+    missing = [k for k in ("iteration", "model", "optimizer", "config") if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(f"{path} is not a box2mask training checkpoint (missing {', '.join(missing)})")
+    return state
 
 
 class Trainer:
@@ -187,7 +211,7 @@ class Trainer:
         """Continue from the checkpoint in ``out_dir`` if there is one."""
         if not self.checkpoint_path.is_file():
             return False
-        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        state = load_checkpoint(self.checkpoint_path, map_location=self.device)
         saved = TrainConfig.from_dict(state["config"])
         if replace(saved, iterations=self.config.iterations) != self.config:
             raise ValueError(f"{self.checkpoint_path} was written with a different training configuration; "

@@ -4,6 +4,14 @@ What it answers: how are the QA scores spread (histograms), which sequences
 look best and worst (strips of overlaid thumbnails), which single masks are
 least trustworthy, and, when ``eval.json`` from ``box2mask eval`` sits in the
 run folder, how the QA ranking compares with the measured J.
+
+Best and worst strips: the ``worst`` lowest and ``best`` highest sequences by
+mean QA; when the run has fewer than ``best + worst`` scored sequences, the
+lower half is pictured as worst and the upper half as best (a run of one
+sequence shows it in both).  The least trustworthy masks are thumbnails cropped
+around the object (its box and its mask's box, with context) before resizing.
+What cannot be read (a frame file, a shard, a sequence's rows) is left out,
+listed in a "Skipped" section and passed to ``on_skip``.
 """
 
 from __future__ import annotations
@@ -20,9 +28,9 @@ import numpy as np
 
 from box2mask.atomic import atomic_write_text
 from box2mask.eval.qa_summary import HISTOGRAM_BINS, LOW_SCORE, QASummary, SequenceQA, summarise_run
-from box2mask.export.source import RunSource
-from box2mask.visualize.render import RENDER_COLUMNS, render_sequence
-from box2mask.visualize.sheet import evenly, fit_width
+from box2mask.export.source import RunSource, Skipped, describe_skipped
+from box2mask.visualize.render import RENDER_COLUMNS, UNREADABLE, render_sequence
+from box2mask.visualize.sheet import crop_around, evenly, fit_width
 
 THUMB_WIDTH = 220
 
@@ -79,19 +87,42 @@ def _num(v: float | None, digits: int = 3) -> str:
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
+def split_best_worst(summary: QASummary, best: int, worst: int) -> tuple[list[SequenceQA], list[SequenceQA]]:
+    """``(worst, best)`` sequences to picture: the ``worst`` lowest and ``best`` highest by mean QA,
+    never the same sequence twice; with fewer than ``best + worst`` scored sequences the lower half
+    is worst and the upper half best, and a single sequence is shown in both."""
+    n = len([s for s in summary.sequences if s.masks])
+    if n >= best + worst:
+        w, b = worst, best
+    elif n == 1:
+        w, b = min(worst, 1), min(best, 1)
+    else:
+        w = min(worst, (n + 1) // 2 if best else n)
+        b = min(best, n - w)
+    low = summary.worst_sequences(w)
+    if n == 1:
+        return low, summary.best_sequences(b)
+    taken = {s.sequence for s in low}
+    return low, [s for s in summary.best_sequences(n) if s.sequence not in taken][:b]
+
+
+def _unreadable(skip: Callable[[Skipped], None]) -> Callable[[Path, str], None]:
+    return lambda path, reason: skip(Skipped("shard", f"shards/{path.name}", " ".join(reason.split())))
+
+
 def _sequence_block(source: RunSource, s: SequenceQA, frames: int, j: float | None,
-                    warn: Callable[[str], None]) -> str:
-    seq = source.sequence(s.sequence, RENDER_COLUMNS)
+                    warn: Callable[[str], None], skip: Callable[[Skipped], None]) -> str:
+    seq = source.sequence(s.sequence, RENDER_COLUMNS, on_unreadable=_unreadable(skip))
     if seq is None:
         return ""
     refs = seq.frames()
     positions = set(evenly(len(refs), frames))
     if s.worst_frame is not None:
-        positions.add(next(k for k, r in enumerate(refs) if r.stem == s.worst_frame))
+        positions.update(k for k, r in enumerate(refs) if r.stem == s.worst_frame)
     try:
         imgs = [f'<img src="{_img(r.image)}" title="{html.escape(r.frame.stem)} QA {_num(r.qa, 2)}">'
-                for r in render_sequence(source, seq, positions=sorted(positions), captions=False)]
-    except (OSError, ValueError) as exc:
+                for r in render_sequence(source, seq, positions=sorted(positions), captions=False, on_skip=skip)]
+    except UNREADABLE as exc:
         warn(f"{s.sequence}: thumbnails failed ({exc})")
         imgs = []
     jtext = f" · J {_num(j)}" if j is not None else ""
@@ -113,17 +144,38 @@ def _eval_by_sequence(path: Path | None) -> tuple[dict | None, dict[str, float]]
     return data, {k: float(np.mean(v)) for k, v in per.items()}
 
 
+def report_destination(dest: Path | str) -> Path:
+    """The file a report for ``dest`` goes to: ``dest`` itself when it names an ``.html`` file,
+    else ``dest/report.html`` (also when ``dest`` is an existing folder)."""
+    dest = Path(dest)
+    if dest.suffix.lower() not in (".html", ".htm") or dest.is_dir():
+        return dest / "report.html"
+    return dest
+
+
 def write_report(run_dir: Path | str, dest: Path | str, *, best: int = 4, worst: int = 4, frames: int = 6,
                  worst_frames: int = 12, eval_json: Path | str | None = None, max_rows: int = 500,
                  summary: QASummary | None = None,
-                 on_warning: Callable[[str], None] | None = None) -> Path:
-    """Write the report to ``dest`` (a ``.html`` file, or a folder to hold ``report.html``)."""
+                 on_warning: Callable[[str], None] | None = None,
+                 on_skip: Callable[[Skipped], None] | None = None) -> Path:
+    """Write the report to ``dest`` (a ``.html`` file, or a folder to hold ``report.html``).
+
+    What cannot be read is left out, listed in the report and passed to ``on_skip``."""
     warn = on_warning or (lambda message: None)
-    dest = Path(dest)
-    if dest.suffix.lower() not in (".html", ".htm"):
-        dest = dest / "report.html"
+    skipped: list[Skipped] = []
+
+    def skip(item: Skipped) -> None:
+        if any((k.kind, k.name) == (item.kind, item.name) for k in skipped):
+            return                       # a frame in a strip and among the worst masks is listed once
+        skipped.append(item)
+        if on_skip is not None:
+            on_skip(item)
+
+    dest = report_destination(dest)
     source = RunSource(run_dir)
     summary = summary or summarise_run(run_dir, worst=worst_frames)
+    for item in summary.skipped:
+        skip(item)
     eval_path = Path(eval_json) if eval_json is not None else source.paths.root / "eval.json"
     eval_data, eval_j = _eval_by_sequence(eval_path)
     info = source.info
@@ -148,34 +200,37 @@ def write_report(run_dir: Path | str, dest: Path | str, *, best: int = 4, worst:
         parts.append(histogram_svg(summary.signal_histograms.get(name, [0] * HISTOGRAM_BINS), title=title,
                                    width=220, height=110, mark=None))
     parts.append("</div>")
+    low, high = split_best_worst(summary, best, worst)
     parts.append("<h2>Worst sequences (lowest mean QA)</h2>")
-    for s in summary.worst_sequences(worst):
-        parts.append(_sequence_block(source, s, frames, eval_j.get(s.sequence), warn))
-    parts.append("<h2>Best sequences</h2>")
-    worst_ids = {s.sequence for s in summary.worst_sequences(worst)}
-    for s in summary.best_sequences(best):
-        if s.sequence not in worst_ids:
-            parts.append(_sequence_block(source, s, frames, eval_j.get(s.sequence), warn))
+    for s in low:
+        parts.append(_sequence_block(source, s, frames, eval_j.get(s.sequence), warn, skip))
+    parts.append("<h2>Best sequences (highest mean QA)</h2>")
+    for s in high:
+        parts.append(_sequence_block(source, s, frames, eval_j.get(s.sequence), warn, skip))
     parts.append("<h2>Least trustworthy masks</h2><div class='frames'>")
     by_seq: dict[str, list[dict]] = {}
     for item in summary.worst_frames:
         by_seq.setdefault(item["sequence"], []).append(item)
     figures = []
     for seq_id, items in by_seq.items():
-        seq = source.sequence(seq_id, RENDER_COLUMNS)
+        seq = source.sequence(seq_id, RENDER_COLUMNS, on_unreadable=_unreadable(skip))
         if seq is None:
             continue
         refs = seq.frames()
         pos = {r.index: k for k, r in enumerate(refs)}
         try:
             rendered = {r.frame.index: r for r in render_sequence(
-                source, seq, positions=sorted({pos[i["frame_index"]] for i in items}), captions=False)}
-        except (OSError, ValueError) as exc:
+                source, seq, positions=sorted({pos[i["frame_index"]] for i in items if i["frame_index"] in pos}),
+                captions=False, on_skip=skip)}
+        except UNREADABLE as exc:
             warn(f"{seq_id}: thumbnails failed ({exc})")
             continue
         for item in items:
-            r = rendered[item["frame_index"]]
-            figures.append((item["qa_score"], f"<figure><img src='{_img(r.image)}'><figcaption>"
+            r = rendered.get(item["frame_index"])
+            if r is None:          # its frame could not be read: listed under "Skipped"
+                continue
+            thumb = crop_around(r.image, r.boxes.get(item["track_id"], (None, None)))
+            figures.append((item["qa_score"], f"<figure><img src='{_img(thumb)}'><figcaption>"
                             f"{html.escape(seq_id)} {html.escape(item['frame_stem'])} track {item['track_id']}<br>"
                             f"QA {_num(item['qa_score'])} · box IoU {_num(item['box_iou'])}"
                             f" · fill {_num(item['fill'])} · temporal {_num(item['temporal'])}</figcaption></figure>"))
@@ -196,9 +251,15 @@ def write_report(run_dir: Path | str, dest: Path | str, *, best: int = 4, worst:
     more = f" (the {max_rows} lowest of {len(scored)})" if len(scored) > max_rows else ""
     parts.append(f"<h2>All sequences by mean QA{more}</h2><table><tr>"
                  + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>")
+    if skipped:
+        parts.append("<h2>Skipped (could not be read)</h2><ul class='meta'>"
+                     + "".join(f"<li>{html.escape(line)}</li>" for line in describe_skipped(skipped, limit=50))
+                     + "</ul>")
     parts.append("<p class='meta'>QA signals: box IoU = IoU of the mask's tight box with the given box; fill = "
-                 "mask area / box area; temporal = IoU with the previous mask after camera-motion compensation; "
-                 "confidence = the method's own score. The combined score is their weighted geometric mean "
-                 "(docs/evaluation.md).</p></body></html>")
+                 "mask area / box area; temporal = IoU with the previous and the next visible mask of the track "
+                 "after aligning their boxes (the earlier mask scaled and shifted so its box lands on the later "
+                 "box, which takes out the object's own motion and size change), averaged; confidence = the "
+                 "method's own score. The combined score is their weighted geometric mean "
+                 "(docs/evaluation.md). Mask thumbnails are cropped around the object's box.</p></body></html>")
     atomic_write_text(dest, "\n".join(parts))
     return dest

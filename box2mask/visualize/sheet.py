@@ -42,3 +42,31 @@ def evenly(count: int, k: int) -> list[int]:
     if k >= count:
         return list(range(count))
     return sorted({int(round(v)) for v in np.linspace(0, count - 1, k)})
+
+
+def crop_around(image: np.ndarray, boxes, *, context: float = 0.75, min_side: int = 64) -> np.ndarray:
+    """The part of ``image`` around ``boxes`` (continuous ``x0, y0, x1, y1``; ``None`` or NaN ones are
+    ignored), with ``context`` times the larger box side added on every side and at least
+    ``min_side`` pixels each way, clipped to the image.  The whole image when no box is usable.
+
+    A thumbnail of a whole frame shrinks a small object to a few pixels; cropped first, the
+    mask's outline against the box can still be judged.
+    """
+    usable = [np.asarray(b, np.float64) for b in boxes
+              if b is not None and np.all(np.isfinite(np.asarray(b, np.float64)))]
+    h, w = image.shape[:2]
+    if not usable:
+        return image
+    x0 = min(b[0] for b in usable)
+    y0 = min(b[1] for b in usable)
+    x1 = max(b[2] for b in usable)
+    y1 = max(b[3] for b in usable)
+    pad = context * max(x1 - x0, y1 - y0, 1.0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    half_w = max((x1 - x0) / 2 + pad, min_side / 2)
+    half_h = max((y1 - y0) / 2 + pad, min_side / 2)
+    c0, c1 = int(max(0, np.floor(cx - half_w))), int(min(w, np.ceil(cx + half_w)))
+    r0, r1 = int(max(0, np.floor(cy - half_h))), int(min(h, np.ceil(cy + half_h)))
+    if c1 - c0 < 1 or r1 - r0 < 1:
+        return image
+    return image[r0:r1, c0:c1]

@@ -16,6 +16,8 @@ from cli.options import dataset_options, parse_sequences
 from cli.progress import console, fail, interactive
 from pipelines.annotate.config import DEFAULT_METHOD, DEFAULT_SHARD_FRAMES
 
+EXIT_FAILED = 3  # some sequences or shards failed; 2 (usage/configuration) comes from fail() and click
+
 
 def parse_method_options(values: tuple[str, ...]) -> dict:
     """``KEY=VALUE`` pairs; a VALUE that parses as JSON (``5``, ``0.5``, ``true``) keeps its type."""
@@ -101,10 +103,11 @@ class Display:
               help="Run folder: manifest.parquet, run.json, shards/, failures.jsonl. Re-run the same command "
                    "to resume.")
 @click.option("--method", default=DEFAULT_METHOD, show_default=True,
-              help="Box-to-mask method: grabcut, filled-box, or network once trained weights exist.")
+              help="Box-to-mask method: network (the shipped video network), grabcut or filled-box (baselines).")
 @click.option("--method-option", "-O", "method_option", multiple=True, metavar="KEY=VALUE",
               help="Option passed to the method's constructor, e.g. -O iterations=3 (grabcut) or "
-                   "-O flip=false (network: half the work; weights/MODEL_CARD.md). Repeatable.")
+                   "-O flip=false (network: half the work; box2mask/weights/MODEL_CARD.md). Typos are refused with "
+                   "the valid keys listed. Repeatable.")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False),
               help="Model weights for the method; their SHA-256 goes into run.json.")
 @click.option("--gpus", type=click.IntRange(min=0), default=0, show_default=True,
@@ -124,6 +127,11 @@ def command(dataset, root, split, every, max_frames, sequences, out, method, met
     """Turn a dataset's boxes into masks, sharded and resumable, on Ray.
 
     \b
+    Exit status: 0 when every sequence has its masks, 3 when some sequences
+    or shards failed (listed, and in OUT/failures.jsonl; re-run to retry), 2 for
+    a usage or configuration error.
+
+    \b
     Writes OUT/shards/<id>.parquet (one row per sequence, track and frame: RLE,
     size, source box, mask box, score, visibility), OUT/manifest.parquet,
     OUT/run.json and OUT/failures.jsonl. Every file is written atomically: after a
@@ -131,6 +139,7 @@ def command(dataset, root, split, every, max_frames, sequences, out, method, met
     `box2mask status OUT` summarises a run, from any machine that sees OUT.
     """
     from box2mask.errors import Box2MaskError
+    from box2mask.export.failures import os_error
     from pipelines.annotate import AnnotateConfig, annotate
     from pipelines.annotate.stages import InfrastructureError
 
@@ -151,11 +160,15 @@ def command(dataset, root, split, every, max_frames, sequences, out, method, met
         fail(escape(str(exc)), "check the Ray cluster (`ray status`) and that box2mask is installed on every node")
     except Box2MaskError as exc:
         fail(escape(str(exc)))
-    except OSError as exc:  # disk full, permissions: name the path
-        fail(escape(f"cannot read or write {exc.filename or config.out}: {exc.strerror or exc}"))
+    except ConnectionError as exc:  # an OSError to Python, but Ray's, not the disk's
+        fail(escape(f"lost the connection to the Ray cluster: {' '.join(str(exc).split())}"),
+             "check the cluster (`ray status`); re-run the same command to resume")
+    except OSError as exc:  # disk full, permissions: name the path and the cause
+        err = os_error(exc, config.out)
+        fail(escape(str(err)), err.hint)
     show_summary(summary)
-    if not summary.complete:
-        raise SystemExit(1)
+    if not summary.complete or summary.failed_sequences:
+        raise SystemExit(EXIT_FAILED)
 
 
 def show_summary(summary) -> None:
@@ -166,7 +179,8 @@ def show_summary(summary) -> None:
                             f"{summary.shards_committed} committed now, {len(summary.failed_shards)} failed")
     table.add_row("frames", f"{summary.rows_written} written now of {summary.frames_total} planned "
                             f"({summary.frames_per_second:.1f} frames/s over {summary.work_seconds:.1f} s of work; "
-                            f"{summary.seconds:.1f} s in all)")
+                            f"{summary.seconds:.1f} s in all, of which Ray start-up {summary.ray_start_seconds:.1f} s "
+                            f"and shut-down {summary.ray_stop_seconds:.1f} s)")
     table.add_row("workers", f"{summary.workers} CPU worker(s), {summary.infer_actors} inference actor(s), "
                              f"{len(summary.nodes)} node(s) used")
     table.add_row("failed sequences", str(summary.failed_sequences))
@@ -177,10 +191,15 @@ def show_summary(summary) -> None:
     console.print(f"manifest: {out}/manifest.parquet")
     if summary.failed_sequences:
         console.print(f"[yellow]failures:[/] {out}/failures.jsonl ({summary.failed_sequences} sequences)")
+        for failure in summary.failures[:10]:
+            console.print(escape(f"  {failure.get('sequence')} [{failure.get('stage')}] {failure.get('error')}"))
+        if len(summary.failures) > 10:
+            console.print(f"  ... and {len(summary.failures) - 10} more (`box2mask status {out}`)")
     if summary.superseded:
         console.print(f"previous results: {escape(str(summary.superseded))}")
     if summary.complete:
-        console.print(f"next:     box2mask status {out}   |   box2mask export {out} --format coco")
+        console.print(f"next:     box2mask status {out}")
+        console.print(f"          box2mask export {out} --format coco --dest {out}/coco.json")
     else:
         console.print(f"[red]incomplete:[/] shards {', '.join(summary.failed_shards) or '?'} failed; "
                       "run the same command again to retry them")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from box2mask.errors import Box2MaskError
@@ -59,9 +61,15 @@ def command(out, gt, json_path, markdown_path, sampled_only, all_gt, sequences, 
             summary = evaluate(out, gt, json_path=json_path, markdown_path=markdown_path, sampled_only=sampled_only,
                                all_gt=all_gt, sequences=parse_sequences(sequences), per_frame=per_frame,
                                on_sequence=lambda s: progress.advance(1, extra=s))
-    except (Box2MaskError, OSError, ValueError, KeyError) as exc:
-        fail(str(exc), "--gt takes a DAVIS folder, a COCO JSON or a YouTube-VIS JSON")
-    table = Table(show_header=True, header_style="bold", title="DAVIS measures (every frame counts)")
+    except OSError as exc:                 # a full disk, a read-only or forbidden --json/--markdown, ...
+        from cli.commands.export import fail_explained
+
+        fail_explained(exc, target=json_path or Path(out) / "eval.json",
+                       default_hint="--gt takes a DAVIS folder, a COCO JSON or a YouTube-VIS JSON")
+    except (Box2MaskError, ValueError, KeyError) as exc:
+        fail(escape(str(exc)), "--gt takes a DAVIS folder, a COCO JSON or a YouTube-VIS JSON")
+    scored = "only the frames the run annotated" if sampled_only else "every ground-truth frame counts"
+    table = Table(show_header=True, header_style="bold", title=f"DAVIS measures ({scored})")
     names = [r["sequence"] if r["object"] == 1 else f"{r['sequence']}/{r['object']}" for r in summary["sequences"]]
     table.add_column("sequence", min_width=max([len(n) for n in names] + [8]), no_wrap=True)
     table.add_column("frames", justify="right", no_wrap=True, min_width=6)

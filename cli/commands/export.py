@@ -6,10 +6,20 @@ import time
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from box2mask.errors import Box2MaskError
+from box2mask.export.failures import RUN_HINT, explain
 from cli.progress import console, fail, track
+
+
+def fail_explained(exc: BaseException, *, target=None, default_hint: str = RUN_HINT) -> None:
+    """Exit with status 2 on ``exc``: one line naming the file and the real cause (a full disk, a
+    read-only or forbidden destination, a destination that is a folder, not a run folder), one
+    line of hint, no traceback.  Shared by export, report, show and qa."""
+    why = explain(exc, target=target, default_hint=default_hint)
+    fail(escape(why.message), escape(why.hint))
 
 
 @click.command("export")
@@ -31,6 +41,11 @@ from cli.progress import console, fail, track
 def command(out, fmt, dest, min_score, score_by, image_root, split, link_images):
     """Export the masks of run OUT, streamed from its shards (memory does not grow with the run).
 
+    A JSON export is read back and checked against the shards before it appears at
+    --dest.  A sequence that cannot be exported (DAVIS: an id or frame name that is not a
+    plain file name, a path leading outside --dest) is named and skipped, the others are
+    exported, and the exit status is 1.
+
     \b
     Examples:
       box2mask export run/ --format coco --dest run/coco.json --min-score 0.5 --score qa
@@ -48,11 +63,15 @@ def command(out, fmt, dest, min_score, score_by, image_root, split, link_images)
                            split=split, link_images=link_images, errors=errors,
                            on_sequence=lambda seq: progress.advance(1, extra=seq))
     except (Box2MaskError, OSError, ValueError) as exc:
-        fail(str(exc), "is OUT a run folder written by `box2mask annotate`?")
+        fail_explained(exc, target=dest)
     for message in errors:
-        console.print(f"[red]skipped[/] {message}")
+        console.print(f"[red]skipped[/] {escape(message)}", soft_wrap=True)
     for seq in stats.duplicates:
-        console.print(f"[yellow]warning[/] {seq} appears in more than one shard; the first copy was exported")
+        console.print(f"[yellow]warning[/] {escape(seq)} appears in more than one shard; the first copy was exported",
+                      soft_wrap=True)
+    for seq, n in stats.repeated_rows.items():
+        console.print(f"[yellow]warning[/] {escape(seq)}: {n} row(s) repeat a track and frame already read; "
+                      "each (track, frame) was exported once", soft_wrap=True)
     table = Table(show_header=True, header_style="bold")
     for col in ("sequences", "frames", "masks", "below --min-score", "empty", "not visible", "seconds"):
         table.add_column(col, justify="right")
@@ -60,3 +79,6 @@ def command(out, fmt, dest, min_score, score_by, image_root, split, link_images)
                   str(stats.invisible), f"{time.perf_counter() - start:.1f}")
     console.print(table)
     console.print(f"{fmt}: {Path(dest)}")
+    if errors:
+        console.print(f"[red]{len(errors)} sequence(s) skipped[/] (named above); the others were exported")
+        raise SystemExit(1)

@@ -6,17 +6,36 @@ import time
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from box2mask.errors import Box2MaskError
-from cli.options import dataset_options, parse_sequences
+from cli.options import dataset_option, parse_sequences, root_option, sequences_option, split_option
 from cli.progress import console, fail, track
 
 CONFIGS = ("none", "bf", "bf-bdf", "full")
 
+# motion maps every frame unless asked otherwise, so --every and --max-frames are not annotate's
+# (cli/options.py, whose help speaks of annotated frames and the dataset presets)
+every_option = click.option(
+    "--every", type=click.IntRange(min=1), default=None,
+    help="Write a motion map only for every n-th frame (default: every frame; the neighbouring frames "
+         "are still read to compute each map).")
+max_frames_option = click.option(
+    "--max-frames", type=click.IntRange(min=0), default=None,
+    help="At most this many motion maps per video, spread evenly (default and 0: no limit).")
+
+
+def motion_dataset_options(func):
+    """The options that pick a dataset, with motion's own --every."""
+    for option in reversed([dataset_option, root_option, split_option, every_option, max_frames_option,
+                            sequences_option]):
+        func = option(func)
+    return func
+
 
 @click.command("motion")
-@dataset_options
+@motion_dataset_options
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
               help="Folder for OUT/<sequence>/<frame stem>.png (8-bit maps, 255 = strongest motion).")
 @click.option("--config", "config_name", type=click.Choice(CONFIGS), default="full", show_default=True,
@@ -69,7 +88,7 @@ def command(dataset, root, split, every, max_frames, sequences, out, config_name
                                  side_by_side_images=side_by_side, threads=threads, workers=workers,
                                  on_total=on_total, on_frame=on_frame, on_sequence=on_sequence)
     except (Box2MaskError, OSError) as exc:
-        fail(str(exc), "check --dataset/--root, or use a fresh --out for another configuration")
+        fail(escape(str(exc)), "check --dataset/--root, or use a fresh --out for another configuration")
     elapsed = time.perf_counter() - start
     table = Table(show_header=True, header_style="bold")
     for col in ("sequences", "done", "skipped", "failed", "maps written", "fallback frames", "seconds", "frames/s"):

@@ -24,6 +24,7 @@ def command(dataset, root, split, every, max_frames, sequences, out, show_warnin
     Broken sequences are listed with the file, line and problem, and kept in the
     manifest as "invalid" so later steps skip them; the valid ones go ahead.
     """
+    from box2mask.export.failures import os_error
     from pipelines.scan import save_manifest, scan_dataset
 
     start = time.perf_counter()
@@ -42,7 +43,11 @@ def command(dataset, root, split, every, max_frames, sequences, out, show_warnin
                                  ids=parse_sequences(sequences), on_total=on_total, on_sequence=on_sequence)
     except DatasetError as exc:
         fail(str(exc), "check --dataset and --root; docs/formats.md shows each layout")
-    path = save_manifest(table, Path(out))
+    try:
+        path = save_manifest(table, Path(out))
+    except OSError as exc:
+        err = os_error(exc, Path(out) / "manifest.parquet")
+        fail(str(err), err.hint)
     elapsed = time.perf_counter() - start
     rows = table.to_pylist()
     bad = [r for r in rows if r["status"] != "ok"]

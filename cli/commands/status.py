@@ -41,7 +41,8 @@ def command(out, show_failures):
         table.add_column(col, justify="right")
     table.add_row("shards", str(st.shards_done), str(st.shards_pending), str(len(st.failed_shards)),
                   str(st.shards_total))
-    table.add_row("sequences", str(st.sequences_done), str(st.sequences_total - st.sequences_done), "",
+    table.add_row("sequences", str(st.sequences_done),
+                  str(st.sequences_total - st.sequences_done - st.sequences_failed), str(st.sequences_failed),
                   str(st.sequences_total))
     table.add_row("frames", str(st.frames_done), str(st.frames_total - st.frames_done), "", str(st.frames_total))
     console.print(table)
@@ -58,8 +59,11 @@ def command(out, show_failures):
         console.print(f"[yellow]failures:[/] {len(st.failures)} ({stages}) in {escape(str(st.out))}/failures.jsonl")
         for failure in st.failures[:show_failures]:
             console.print(escape(f"  {failure.get('sequence')} [{failure.get('stage')}] {failure.get('error')}"))
+    for shard_id, reason in st.damaged_shards.items():
+        console.print(escape(f"damaged shard {shard_id} ({reason}): the next `box2mask annotate` with the same "
+                             "options on this folder moves it aside and recomputes it"), style="red")
     if st.failed_shards:
         console.print(f"[red]failed shards[/] {', '.join(st.failed_shards[:20])}: run the same annotate "
                       "command again to retry them")
-    elif st.complete:
+    elif st.complete and not st.sequences_failed:
         console.print("[green]complete[/]")

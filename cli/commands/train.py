@@ -34,6 +34,9 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
 @click.option("--teacher", "teachers", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="A `box2mask annotate` run folder whose masks (from a box-only method, e.g. GrabCut) act as "
                    "soft pseudo-labels (repeatable). Needs a teacher weight > 0 (default 0.5 when given).")
+@click.option("--teacher-band", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Crop pixels on each side of the teacher's mask boundary left out of the teacher loss "
+                   "(where GrabCut errs most); the box losses still see them.")
 @click.option("--motion-cache", type=click.Path(exists=True, file_okay=False), default=None,
               help="Output folder of `box2mask motion` to read motion maps from (else computed on the fly).")
 @click.option("--sequences", default=None, help="Comma-separated sequence ids to train on (default: all).")
@@ -57,11 +60,11 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
                    "has to learn the object's appearance across the clip. Default: as the --init weights, "
                    "else --frame-targets.")
 @click.option("--init", "init_weights", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Start from these weights (fine-tuning, e.g. weights/box2mask-video.pt on your own boxes).")
+              help="Start from these weights (fine-tuning, e.g. box2mask/weights/box2mask-video.pt on your own boxes).")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the trained weights (default OUT/weights.pt).")
-def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup, loss_weights, teachers, motion_cache,
-            sequences, device, seed, checkpoint_every, resume, object_dropout, support_dropout, object_path,
+def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup, loss_weights, teachers, teacher_band,
+            motion_cache, sequences, device, seed, checkpoint_every, resume, object_dropout, support_dropout, object_path,
             box_only_targets, init_weights, export_path):
     """Train the video box-to-mask network on box-annotated datasets.
 
@@ -106,7 +109,7 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
     config = TrainConfig(iterations=iterations, batch=batch, lr=lr, seed=seed, checkpoint_every=checkpoint_every,
                          object_dropout=object_dropout, support_dropout=support_dropout,
                          network=network,
-                         losses=weights, clip=ClipConfig(frames=frames, crop_size=crop_size))
+                         losses=weights, clip=ClipConfig(frames=frames, crop_size=crop_size, teacher_band=teacher_band))
     teacher_runs = [Path(t) for t in teachers]
     with track("train", iterations) as progress:
         def on_start(trainer):

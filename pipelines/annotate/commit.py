@@ -6,7 +6,8 @@ the lock covers it.  Order per shard:
 1. failures of its sequences are appended to ``failures.jsonl`` (flushed, fsync'ed;
    a line already present is not written again);
 2. the shard file is written atomically: from this moment the shard is done;
-3. its stats go to ``progress/<id>.json`` (atomically), for ``box2mask status``.
+3. its stats go to ``progress/<id>.json`` (atomically), for ``box2mask status``, with the
+   shard's row count and SHA-256, against which the next run verifies the file.
 
 A crash between any two steps leaves a folder that the next run completes
 without duplicates: the shard is redone (same rows), its failures are already
@@ -22,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from box2mask.atomic import atomic_write_json, atomic_write_text
+from box2mask.atomic import atomic_write_json, atomic_write_text, file_sha256, temporary_target
 from box2mask.runs import RunPaths
-from box2mask.shards import write_shard
+from box2mask.shards import shard_problem, write_shard
 
 FAILURE_KEYS = ("shard", "sequence", "stage", "error")
 
@@ -114,19 +115,85 @@ def commit_shard(paths: RunPaths, failures: FailureLog, *, shard_id: str, rows: 
                  sequence_failures: list[dict], stats: dict) -> None:
     """Make one shard's result durable, in the order the module docstring explains."""
     failures.record(sequence_failures)
-    write_shard(paths.shard(shard_id), rows)
-    atomic_write_json(stats_path(paths, shard_id), stats)
+    path = paths.shard(shard_id)
+    count = write_shard(path, rows)
+    atomic_write_json(stats_path(paths, shard_id), {**stats, "rows": count, "sha256": file_sha256(path)})
+
+
+def read_stats(paths: RunPaths, shard_id: str) -> dict | None:
+    """The stats a commit recorded for a shard, or ``None`` (crash before step 3, or unreadable)."""
+    try:
+        stats = json.loads(stats_path(paths, shard_id).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return stats if isinstance(stats, dict) else None
+
+
+def bad_shards(paths: RunPaths, shard_ids: Iterable[str]) -> dict[str, str]:
+    """``shard id -> reason`` for the existing shard files that cannot count as committed.
+
+    Each file is checked against what its commit recorded (rows, SHA-256) when the
+    stats exist, and for a readable parquet body with the shard schema always.
+    """
+    out = {}
+    for shard_id in shard_ids:
+        path = paths.shard(shard_id)
+        if not path.exists() and not path.is_symlink():
+            continue
+        stats = read_stats(paths, shard_id) or {}
+        problem = shard_problem(path, rows=stats.get("rows"), sha256=stats.get("sha256"))
+        if problem:
+            out[shard_id] = problem
+    return out
+
+
+def quarantine(paths: RunPaths, shard_ids: Iterable[str]) -> Path | None:
+    """Move bad shard files (and their stats) to ``OUT/corrupt/<UTC time>/``; nothing is deleted."""
+    ids = list(shard_ids)
+    if not ids:
+        return None
+    dest = _fresh_folder(paths.root / "corrupt")
+    for shard_id in ids:
+        for item in (paths.shard(shard_id), stats_path(paths, shard_id)):
+            if item.exists() or item.is_symlink():
+                shutil.move(str(item), str(dest / item.name))
+    return dest
+
+
+def _fresh_folder(parent: Path) -> Path:
+    dest = parent / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    suffix = 0
+    while dest.exists():
+        suffix += 1
+        dest = dest.with_name(f"{dest.name.split('.')[0]}.{suffix}")
+    dest.mkdir(parents=True)
+    return dest
+
+
+RUN_FILES = ("run.json", "manifest.parquet", "failures.jsonl")
 
 
 def remove_temporaries(paths: RunPaths) -> int:
-    """Delete half-written files left by a killed run (only safe while holding the lock)."""
+    """Delete half-written files left by a killed run; returns how many.
+
+    Only what this product provably wrote goes: temporaries of :func:`box2mask.atomic.atomic_path`
+    (``.<target>.<8 chars>.tmp``) whose target is one of the run's own files (``run.json``,
+    the manifest, ``shards/*.parquet``, ``progress/*.json``), in a folder whose ``run.json``
+    this run did not just create.  Call it while holding the run lock, after checking ``run.json``.
+    """
+    if not paths.run_json.is_file():
+        return 0
     removed = 0
-    for folder in (paths.shards, progress_dir(paths), paths.root):
+    for folder, wanted in ((paths.root, lambda t: t in RUN_FILES),
+                           (paths.shards, lambda t: t.endswith(".parquet")),
+                           (progress_dir(paths), lambda t: t.endswith(".json"))):
         if not folder.is_dir():
             continue
-        for tmp in folder.glob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
-            removed += 1
+        for tmp in folder.iterdir():
+            target = temporary_target(tmp.name)
+            if target is not None and wanted(target) and tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink(missing_ok=True)
+                removed += 1
     return removed
 
 
@@ -140,12 +207,7 @@ def supersede(paths: RunPaths) -> Path | None:
     present = [p for p in items if p.exists()]
     if not present:
         return None
-    dest = paths.root / "superseded" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    suffix = 0
-    while dest.exists():
-        suffix += 1
-        dest = dest.with_name(f"{dest.name.split('.')[0]}.{suffix}")
-    dest.mkdir(parents=True)
+    dest = _fresh_folder(paths.root / "superseded")
     for item in present:
         shutil.move(str(item), str(dest / item.name))
     return dest

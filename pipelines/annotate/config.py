@@ -9,7 +9,6 @@ whatever runs it, so a run may resume on a different cluster.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 from dataclasses import dataclass, field
@@ -17,15 +16,16 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from box2mask import __version__
+from box2mask.atomic import file_sha256
 from box2mask.errors import Box2MaskError
 from box2mask.methods import METHODS, get_method
 from pipelines.presets import sampling_for
 
-# The method used when none is named: the trained video network (weights/box2mask-video.pt).
+# The method used when none is named: the trained video network (box2mask/weights/box2mask-video.pt).
 DEFAULT_METHOD = "network"
 # Mask rows (track x annotated frame) per shard: a few minutes of GrabCut on one
 # core, seconds on a GPU; a crash loses at most the shards in flight.
-DEFAULT_SHARD_FRAMES = 1000
+DEFAULT_SHARD_FRAMES = 200
 # Frames per prepare/infer/finalize window: what bounds memory for long videos.
 DEFAULT_WINDOW = 16
 
@@ -77,8 +77,9 @@ class AnnotateConfig:
 def check_method(config: AnnotateConfig) -> None:
     """Fail early, on the driver, when the method or its options cannot work.
 
-    Checks the factory's signature instead of building the method, so a network
-    is not loaded on the driver just to validate its options.
+    Checks the factory's signature, then the method's own ``check()``: option names
+    and values, and (for the network) that the weights file is ours, read without
+    building the network.
     """
     if config.method not in METHODS:
         raise ConfigError(f"unknown method {config.method!r}; known: {', '.join(sorted(METHODS))}")
@@ -89,14 +90,12 @@ def check_method(config: AnnotateConfig) -> None:
     except TypeError as exc:
         raise ConfigError(f"method {config.method!r} does not accept these options "
                           f"{sorted(config.method_kwargs())}: {exc}") from None
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+    try:
+        get_method(config.method, **config.method_kwargs()).check()
+    except TypeError as exc:
+        raise ConfigError(f"method {config.method!r}: {exc}") from None
+    except Box2MaskError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def weights_digest(config: AnnotateConfig) -> str | None:
@@ -107,7 +106,7 @@ def weights_digest(config: AnnotateConfig) -> str | None:
     the protocol asks of every method (models load lazily).
     """
     if config.weights is not None:
-        return sha256_file(config.weights)
+        return file_sha256(config.weights)
     method = get_method(config.method, **config.method_kwargs())
     try:
         return getattr(method, "weights_sha256", None)

@@ -23,14 +23,17 @@ from typing import Callable
 import pyarrow as pa
 
 from box2mask import __version__
+from box2mask.datasets import open_dataset
 from box2mask.datasets.manifest import ScanResult, read_manifest
 from box2mask.runs import RunInfo, RunPaths
 from box2mask.shards import shard_paths
 from pipelines.annotate import ray_runtime as rt
 from pipelines.annotate.commit import (
     FailureLog,
+    bad_shards,
     commit_shard,
     progress_dir,
+    quarantine,
     remove_temporaries,
     standing_failures,
     supersede,
@@ -46,7 +49,7 @@ from pipelines.annotate.config import (
 from pipelines.annotate.lock import RunLock
 from pipelines.annotate.plan import ShardSpec, plan_shards
 from pipelines.annotate.stages import InfrastructureError
-from pipelines.scan import save_manifest, scan_dataset
+from pipelines.scan import check_sequence_ids, save_manifest, scan_dataset
 
 # A shard whose worker process is lost for good (after Ray's own restarts) is
 # put back in the queue this many times before it is recorded as failed.
@@ -90,10 +93,13 @@ class AnnotateSummary:
     rows_written: int                        # rows committed by this run
     seconds: float                           # the whole call: lock, scan, Ray start, shards
     work_seconds: float = 0.0                # from the first shard sent to the last committed
+    ray_start_seconds: float = 0.0           # connecting / starting Ray and its actors until all answered
+    ray_stop_seconds: float = 0.0            # shutting them down
     nodes: set[str] = field(default_factory=set)
     workers: int = 0
     infer_actors: int = 0
     superseded: Path | None = None
+    failures: list[dict] = field(default_factory=list)  # standing failures: sequence, stage, error
 
     @property
     def complete(self) -> bool:
@@ -126,6 +132,8 @@ def annotate(config: AnnotateConfig, *, gpus: int = 0, workers: int | None = Non
     """
     say = on_message or _noop
     check_method(config)
+    if config.sequences:
+        check_sequence_ids(open_dataset(config.dataset, config.root, split=config.split), list(config.sequences))
     weights_sha = weights_digest(config)
     wanted = fingerprint(config, weights_sha)
     paths = RunPaths(config.out)
@@ -136,11 +144,16 @@ def annotate(config: AnnotateConfig, *, gpus: int = 0, workers: int | None = Non
         plan = plan_shards(manifest, config.shard_frames)
         failures = FailureLog(paths.failures)
         failures.record(_invalid_sequences(manifest))
-        removed = remove_temporaries(paths)
+        removed = remove_temporaries(paths) if resumed else 0
         if removed:
             say(f"removed {removed} half-written file(s) left by an interrupted run")
-        todo = [s for s in plan if not paths.shard(s.shard_id).exists()]
         _check_foreign_shards(paths, plan)
+        bad = bad_shards(paths, [s.shard_id for s in plan])
+        if bad:
+            moved = quarantine(paths, bad)
+            for shard_id, reason in bad.items():
+                say(f"shard {shard_id} is damaged ({reason}): moved to {moved}, recomputing it")
+        todo = [s for s in plan if not paths.shard(s.shard_id).exists()]
         summary = AnnotateSummary(out=config.out, shards_total=len(plan), shards_skipped=len(plan) - len(todo),
                                   shards_committed=0, failed_shards=[], failed_sequences=0,
                                   frames_total=sum(s.rows for s in plan), rows_written=0, seconds=0.0,
@@ -154,7 +167,8 @@ def annotate(config: AnnotateConfig, *, gpus: int = 0, workers: int | None = Non
         else:
             say("nothing to do: every shard is committed")
         committed = {s.shard_id for s in plan if paths.shard(s.shard_id).exists()}
-        summary.failed_sequences = len({f.get("sequence") for f in standing_failures(failures.entries, committed)})
+        summary.failures = standing_failures(failures.entries, committed)
+        summary.failed_sequences = len({f.get("sequence") for f in summary.failures})
     summary.seconds = time.perf_counter() - t_start
     return summary
 
@@ -220,6 +234,7 @@ def _run_on_ray(config: AnnotateConfig, plan: list[ShardSpec], todo: list[ShardS
                 failures: FailureLog, summary: AnnotateSummary, *, gpus: int, workers: int | None,
                 address: str | None, infer_actors: int | None, say: Callable[[str], None],
                 on_progress: Callable[[ProgressSnapshot], None], progress_every: float) -> None:
+    t_connect = time.perf_counter()
     started_ray = rt.connect(address)
     actors: list = []
     try:
@@ -248,13 +263,16 @@ def _run_on_ray(config: AnnotateConfig, plan: list[ShardSpec], todo: list[ShardS
         pool = [new_worker(i) for i in range(res.workers)]
         actors.extend(pool)
         rt.wait_ready(pool, what="shard workers", on_message=say)
+        summary.ray_start_seconds = time.perf_counter() - t_connect
         _loop(plan, todo, paths, failures, summary, pool, new_worker, board, actors, say, on_progress,
               progress_every)
     finally:
+        t_stop = time.perf_counter()
         if not started_ray:  # a shared Ray (tests, notebooks): free what we took
             for actor in actors:
                 rt.kill(actor)
         rt.disconnect(started_ray)
+        summary.ray_stop_seconds = time.perf_counter() - t_stop
 
 
 def _loop(plan, todo, paths, failures, summary, pool, new_worker, board, actors, say, on_progress,
@@ -273,11 +291,12 @@ def _loop(plan, todo, paths, failures, summary, pool, new_worker, board, actors,
     board_ref = None
 
     def fill() -> None:
-        for i, actor in enumerate(pool):
-            while load[i] < rt.OPTIONS.shards_per_worker and queue:
-                spec = queue.popleft()
-                in_flight[actor.run.remote(spec)] = (spec, i, actor)
-                load[i] += 1
+        # least-loaded worker first, so every worker has a shard before any holds two
+        while queue and min(load) < rt.OPTIONS.shards_per_worker:
+            i = min(range(len(pool)), key=load.__getitem__)
+            spec = queue.popleft()
+            in_flight[pool[i].run.remote(spec)] = (spec, i, pool[i])
+            load[i] += 1
 
     def emit(force_now: bool = False) -> None:
         nonlocal last_emit

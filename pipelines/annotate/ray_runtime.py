@@ -60,20 +60,53 @@ class Resources:
 def connect(address: str | None) -> bool:
     """Join ``address`` or start a local Ray; returns whether this call started the connection.
 
-    An already initialised Ray (a test fixture, a notebook) is used as is.
+    An already initialised Ray (a test fixture, a notebook) is used as is.  A
+    ``host:port`` (or ``ray://host:port``) address, given or in ``RAY_ADDRESS``, is
+    probed with a plain TCP connect first: Ray itself retries an unreachable GCS for
+    minutes, the probe fails in seconds with a :class:`ConfigError` naming the
+    address and what to check.
     """
+    from pipelines.annotate.config import ConfigError
+
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "WARNING",
                               "configure_logging": True}
-    if address:
-        ray.init(address=address, **kwargs)
-    else:
+    # What Ray will dial: --address, else RAY_ADDRESS (ray.init reads it for None and "auto" alike).
+    target = address
+    if address in (None, "auto") and os.environ.get("RAY_ADDRESS"):
+        target = os.environ["RAY_ADDRESS"]
+    if target in (None, "local"):
         # A private single-job cluster on this machine: no token to set up or to warn about.
-        # Joining a cluster (--address) keeps whatever authentication that cluster uses.
+        # Joining a cluster (--address, RAY_ADDRESS) keeps whatever authentication that cluster uses.
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(**kwargs)
+        ray.init(address=address, **kwargs)
+        return True
+    hostport = target.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    host = host.strip("[]")  # [::1]:6379
+    probe = target != "auto" and bool(sep and host) and port.isdigit()
+    client = target.startswith("ray://")
+    head = f"`ray start --head --port {port}` on {host}" if probe and not client else "`ray start --head`"
+    kind = "the Ray client port, 10001 by default" if client else "the GCS port, 6379 by default"
+    check = f"is a Ray head running there ({head})? Check the host, the port ({kind}) and that no firewall blocks it"
+    shown = target if target == address else f"{target} (from RAY_ADDRESS)"
+    if probe:
+        try:
+            socket.create_connection((host, int(port)), timeout=5.0).close()
+        except socket.timeout:
+            raise ConfigError(f"cannot reach a Ray cluster at {shown} (no answer in 5 s): {check}") from None
+        except OSError as exc:
+            reason = str(exc.strerror or exc).lower()
+            raise ConfigError(f"cannot reach a Ray cluster at {shown} ({reason}): {check}") from None
+    try:
+        ray.init(address=address, **kwargs)
+    except ConnectionError as exc:  # an OSError to Python, but nothing to do with files: say what it is
+        if ray.is_initialized():
+            ray.shutdown()
+        raise ConfigError(f"cannot connect to a Ray cluster at {shown} ({' '.join(str(exc).split())}): "
+                          f"{check}") from None
     return True
 
 
@@ -185,7 +218,9 @@ class ShardWorker:
     def __init__(self, setup: dict, infer_name: str | None, board_name: str) -> None:
         import cv2
 
-        cv2.setNumThreads(max(1, int(OPTIONS.worker_cpus)))  # one worker, its cores: no oversubscription
+        # One worker, one core, one thread (Ray sets OMP_NUM_THREADS=1 for torch): no oversubscription,
+        # and the masks stay byte-identical whatever the worker count (a thread count changes float sums).
+        cv2.setNumThreads(max(1, int(OPTIONS.worker_cpus)))
         infer = RemoteInfer(ray.get_actor(infer_name), OPTIONS.lookahead) if infer_name else None
         self.stage = ShardStage(infer=infer, **setup)
         self.board = ray.get_actor(board_name)

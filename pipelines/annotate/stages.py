@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 
 from box2mask.datasets import open_dataset
+from box2mask.devices import pick_device
 from box2mask.methods import FrameMask, get_method
 from box2mask.methods.base import visible_targets, windows
 from box2mask.shards import track_rows
@@ -51,15 +52,6 @@ class StageError(Exception):
 
 class InfrastructureError(Exception):
     """A worker, actor or object was lost: retry the shard, do not blame the sequence."""
-
-
-def pick_device() -> str:
-    """``"cuda"`` when torch is installed and sees a GPU in this process, else ``"cpu"``."""
-    try:
-        import torch
-    except ImportError:
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def build_method(name: str, options: dict[str, Any], *, device: str | None = None):

@@ -134,3 +134,13 @@ def test_a_mismatched_sequence_is_reported_and_the_rest_scored(synthetic_run, tm
     summary = evaluate_run(synthetic_run, gt).summary()
     assert len(summary["errors"]) == 1 and first.name in summary["errors"][0]
     assert len(summary["sequences"]) == 1 and summary["frames"] == 8
+
+
+def test_markdown_says_what_was_scored():
+    from box2mask.eval.evaluate import to_markdown
+
+    summary = {"run": "r", "gt": "g", "entries": 1, "frames": 3, "missing_frames": 0, "missing_sequences": [],
+               "sequences": [], **{k: 0.5 for k in ("J", "F", "JF", "J_recall", "J_recall_0.7", "J_decay",
+                                                     "F_recall", "F_decay")}}
+    assert "(only the frames the run annotated were scored;" in to_markdown(summary, sampled_only=True)
+    assert "(every frame counts;" in to_markdown(summary)

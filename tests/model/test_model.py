@@ -13,7 +13,10 @@ from box2mask.model.aggregation import SteepestDescentAggregation
 from box2mask.model.backbone import EfficientNetLite0, FrozenBackbone, load_pretrained
 from box2mask.model.clips import plan_clips
 from box2mask.model.network import NetworkConfig, VideoBoxToMask
-from box2mask.model.predictor import InferenceConfig, NetworkMethod, Predictor, load_weights, save_weights
+from box2mask.methods.network import NetworkMethod
+from box2mask.model.inference import InferenceConfig
+from box2mask.model.predictor import Predictor
+from box2mask.model.weights import load_weights, save_weights
 
 SMALL = NetworkConfig(feat_dim=16, channels=4, encoder_width=8, decoder_width=8)
 
@@ -190,7 +193,7 @@ def test_a_small_feature_cache_gives_the_same_masks(backbone, synthetic_got10k):
 
 def test_flip_averaging_makes_predictions_mirror_symmetric(backbone):
     """With ``flip`` the probabilities of a mirrored clip are the mirror of the clip's own."""
-    from box2mask.model.predictor import _FrameItem
+    from box2mask.model.predictor import FrameItem
 
     torch.manual_seed(0)
     network = VideoBoxToMask(SMALL, backbone=backbone).eval()
@@ -198,8 +201,8 @@ def test_flip_averaging_makes_predictions_mirror_symmetric(backbone):
     images = rng.integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
     box = np.zeros((64, 64), np.float32)
     box[10:50, 8:40] = 1.0  # off-centre, so the mirrored box is a different input
-    items = {f: _FrameItem(None, images[f], box) for f in range(3)}
-    mirrored = {f: _FrameItem(None, np.ascontiguousarray(it.image[:, ::-1]), np.ascontiguousarray(it.box[:, ::-1]))
+    items = {f: FrameItem(None, images[f], box) for f in range(3)}
+    mirrored = {f: FrameItem(None, np.ascontiguousarray(it.image[:, ::-1]), np.ascontiguousarray(it.box[:, ::-1]))
                 for f, it in items.items()}
     clips = plan_clips(np.arange(3), np.ones(3, bool), size=3, interval=1)
     config = InferenceConfig(crop_size=64, support=3, iterations=3)
@@ -212,7 +215,7 @@ def test_flip_averaging_makes_predictions_mirror_symmetric(backbone):
 
 def test_clip_to_box_keeps_the_mask_inside_the_box():
     from box2mask.crops import square_window
-    from box2mask.model.predictor import to_mask
+    from box2mask.model.postprocess import to_mask
 
     box = np.array([20.0, 10.0, 40.0, 30.0])  # x0, y0, x1, y1: pixels 10:30, 20:40
     window = square_window(box, context=2.6)
@@ -239,12 +242,12 @@ def test_unknown_weights_file_is_refused(tmp_path):
 
 
 def test_shipped_weights_segment_real_video_better_than_the_box(davis_root):
-    """The weights in weights/ load strictly, carry their provenance and beat the filled box on a
+    """The weights in box2mask/weights/ load strictly, carry their provenance and beat the filled box on a
     held-out dev sequence (a few frames, to stay quick)."""
     from box2mask.boxes import box_to_mask
     from box2mask.datasets import open_dataset
     from box2mask.eval.metrics import frame_scores
-    from box2mask.model.predictor import DEFAULT_WEIGHTS
+    from box2mask.model.weights import DEFAULT_WEIGHTS
 
     if not DEFAULT_WEIGHTS.is_file():
         pytest.fail(f"shipped weights missing: {DEFAULT_WEIGHTS}")

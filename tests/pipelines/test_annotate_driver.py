@@ -125,3 +125,27 @@ def test_infrastructure_errors_raised_inside_a_worker_are_retried(fake_ray, tmp_
     driver._loop(plan, plan, paths, FailureLog(paths.failures), summary, [FakeWorker(script)],
                  lambda i: FakeWorker(script), FakeBoard(), [], lambda m: None, lambda s: None, 0.0)
     assert summary.shards_committed == 1 and not summary.failed_shards
+
+
+def test_every_worker_gets_a_shard_before_any_holds_two(fake_ray, tmp_path: Path):
+    """2 workers, 2 shards: one each (the old fill() gave worker 0 both while worker 1 idled)."""
+
+    class Recording(FakeWorker):
+        def __init__(self):
+            super().__init__({})
+            self.got: list[str] = []
+
+        def _run(self, spec):
+            self.got.append(spec.shard_id)
+            return super()._run(spec)
+
+    pool = [Recording(), Recording()]
+    plan = [spec(0), spec(1)]
+    paths = RunPaths(tmp_path)
+    summary = driver.AnnotateSummary(out=tmp_path, shards_total=2, shards_skipped=0, shards_committed=0,
+                                     failed_shards=[], failed_sequences=0, frames_total=8, rows_written=0,
+                                     seconds=0.0)
+    driver._loop(plan, plan, paths, FailureLog(paths.failures), summary, pool, lambda i: pool[i], FakeBoard(), [],
+                 lambda m: None, lambda s: None, 0.0)
+    assert summary.shards_committed == 2
+    assert [w.got for w in pool] == [["00000"], ["00001"]]

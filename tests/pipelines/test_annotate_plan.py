@@ -106,7 +106,8 @@ class Weighted:
 
 def test_default_weights_of_a_method_are_fingerprinted(tmp_path, monkeypatch):
     from box2mask.methods import METHODS
-    from pipelines.annotate.config import sha256_file, weights_digest
+    from box2mask.atomic import file_sha256
+    from pipelines.annotate.config import weights_digest
 
     monkeypatch.setitem(METHODS, "weighted", Weighted)
     config = AnnotateConfig(dataset="got10k", root=tmp_path, out=tmp_path, method="weighted")
@@ -114,7 +115,7 @@ def test_default_weights_of_a_method_are_fingerprinted(tmp_path, monkeypatch):
     given = tmp_path / "w.pt"
     given.write_bytes(b"weights")
     assert weights_digest(AnnotateConfig(dataset="got10k", root=tmp_path, out=tmp_path, method="weighted",
-                                         weights=given)) == sha256_file(given)
+                                         weights=given)) == file_sha256(given)
     assert weights_digest(AnnotateConfig(dataset="got10k", root=tmp_path, out=tmp_path, method="grabcut")) is None
     monkeypatch.setattr(Weighted, "digest", None)
     with pytest.raises(ConfigError, match="weights cannot be read"):

@@ -13,7 +13,8 @@ from box2mask.methods import METHODS, get_method, run_method
 from box2mask.methods.filled_box import FilledBox
 from box2mask.shards import SCHEMA, track_rows
 from pipelines.annotate.plan import plan_shards
-from pipelines.annotate.stages import InferStage, InfrastructureError, ShardStage, build_method, pick_device
+from box2mask.devices import pick_device
+from pipelines.annotate.stages import InferStage, InfrastructureError, ShardStage, build_method
 
 
 def one_shard(root, ids=None):

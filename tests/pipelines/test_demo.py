@@ -27,7 +27,7 @@ def test_demo_writes_loadable_outputs_and_scores_against_the_truth(tmp_path, ray
     assert len(pngs) == 16 and Image.open(pngs[0]).mode == "P"
     assert result.report.is_file() and result.report.stat().st_size > 1000
     # the scores are real: J&F against the generated truth, above the box-filled answer on the same
-    # videos (small 160x120 frames are the network's weak case: see weights/MODEL_CARD.md)
+    # videos (small 160x120 frames are the network's weak case: see box2mask/weights/MODEL_CARD.md)
     scores = json.loads((tmp_path / "demo" / "eval.json").read_text())
     assert scores["JF"] == pytest.approx(result.scores["JF"])
     assert scores["JF"] <= 1.0 and np.isfinite(scores["F"])

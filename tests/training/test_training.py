@@ -71,7 +71,7 @@ def test_sequences_reaching_training_carry_no_masks(synthetic_got10k):
         fields = set(vars(seq)) | {k for t in seq.tracks for k in vars(t)}
         assert not any("mask" in f for f in fields)
     clip = ClipSampler([(pool, 1.0)], ClipConfig(frames=2, crop_size=64)).sample()
-    assert set(clip) == {"images", "boxes", "valid", "motion", "has_motion", "teacher", "taught"}
+    assert set(clip) == {"images", "boxes", "valid", "motion", "has_motion", "teacher", "teacher_trusted", "taught"}
     assert not clip["taught"].any() and not clip["teacher"].any()  # no teacher run given: nothing taught
     assert clip["images"].shape == (2, 64, 64, 3) and set(np.unique(clip["boxes"])) <= {0.0, 1.0}
 
@@ -204,3 +204,15 @@ def test_support_dropout_leaves_boxes_out_but_keeps_one_per_clip():
     assert (w.sum(1) >= 1).all()  # every clip keeps a box to learn from
     assert 0.6 < float(w.mean()) < 0.8  # ~0.7 kept, a little more from the keep-one rule
     assert (support_weights((500, 3), 0.95, torch.device("cpu")).sum(1) == 1).float().mean() > 0.8
+
+
+def test_the_teacher_band_leaves_the_pseudo_masks_boundary_out():
+    from box2mask.training.clips import _away_from_boundary
+
+    teacher = np.zeros((20, 20), np.float32)
+    teacher[5:15, 5:15] = 0.9
+    trusted = _away_from_boundary(teacher, 2)
+    assert trusted[10, 10] == 1 and trusted[0, 0] == 1          # deep inside and far outside: kept
+    assert trusted[5, 10] == 0 and trusted[4, 10] == 0 and trusted[6, 10] == 0  # on the boundary: left out
+    assert trusted[2, 10] == 1 and trusted[8, 10] == 1          # 3 px away: kept
+    assert (_away_from_boundary(teacher, 0) == 1).all()

@@ -1,0 +1,59 @@
+"""The inference settings of the network (crop, support frames, mirror averaging, fallback, ...).
+
+Shipped in the weights file as its defaults; ``-O KEY=VALUE`` overrides them and
+:func:`check_overrides` validates such overrides on the driver, before any worker starts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+
+from box2mask.errors import Box2MaskError
+
+FALLBACKS = ("none", "grabcut")
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    crop_size: int = 256
+    context: float = 2.6      # crop side / sqrt(box area)
+    support: int = 5          # T: frames segmented together
+    interval: int = 5         # Delta: their spacing in frames (seed 001: 5 on DAVIS)
+    iterations: int = 15      # steepest-descent steps (seed 001: 15 at inference)
+    refine: bool = True
+    threshold: float = 0.5
+    edges: str = "none"       # full-resolution edge refinement: none | guided | grabcut (box2mask.model.edges)
+    flip: bool = True         # also segment the mirrored crops and average (2x the network work)
+    clip_to_box: bool = True  # drop mask pixels outside the (tight) box
+    fallback: str = "grabcut"  # a mask failing the box test (box2mask.masks.boxfit) -> GrabCut's, if it fits better
+    clips_per_batch: int = 4
+    feature_cache: int = 48   # frames whose crops/features stay cached
+
+
+def needs_image(config: InferenceConfig) -> bool:
+    """Whether finalize needs the full-resolution frame (edge refinement, the fallback)."""
+    return config.edges != "none" or config.fallback != "none"
+
+
+def check_overrides(overrides: dict) -> dict:
+    """``overrides`` checked against :class:`InferenceConfig`'s fields: names, and types of values.
+
+    Raises :class:`~box2mask.errors.Box2MaskError` naming the bad key and listing the
+    valid ones, so ``-O flipp=false`` fails on the driver before any worker starts.
+    """
+    known = {f.name: f for f in fields(InferenceConfig)}
+    for key, value in overrides.items():
+        if key not in known:
+            raise Box2MaskError(f"unknown network option {key!r}; valid options: {', '.join(known)}")
+        kind = type(getattr(InferenceConfig(), key))
+        ok = (isinstance(value, bool) if kind is bool else
+              isinstance(value, int) and not isinstance(value, bool) if kind is int else
+              isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else
+              isinstance(value, kind))
+        if not ok:
+            raise Box2MaskError(f"network option {key}={value!r}: expected {kind.__name__} "
+                                f"(e.g. {key}={json.dumps(getattr(InferenceConfig(), key))})")
+        if key == "fallback" and value not in FALLBACKS:
+            raise Box2MaskError(f"network option fallback={value!r}: choose one of {', '.join(FALLBACKS)}")
+    return dict(overrides)
