@@ -115,9 +115,9 @@ def child_costs(spec: dict) -> None:
         for spec_ in plan:
             result = stage.run(spec_)
             rows += len(result.rows)
-            wall += result.stats["seconds"]
-            cpu += result.stats["cpu_seconds"]
-            for key, value in result.stats["stage_seconds"].items():
+            wall += result.stats.seconds
+            cpu += result.stats.cpu_seconds
+            for key, value in result.stats.stage_seconds.items():
                 seconds[key] = seconds.get(key, 0.0) + value
         # decode alone (the bulk of prepare), and what shipping a prepared batch to an actor costs
         seq = reader.load(ids[0])

@@ -19,6 +19,7 @@ from box2mask.runs import RunInfo, RunPaths
 from pipelines.annotate.commit import bad_shards, read_failures, standing_failures, stats_path
 from pipelines.annotate.lock import LOCK_NAME, describe, pid_alive, read_holder
 from pipelines.annotate.plan import plan_shards
+from pipelines.annotate.records import Failure
 
 
 @dataclass
@@ -33,7 +34,7 @@ class RunStatus:
     invalid_sequences: int
     frames_total: int                 # mask rows planned: (track, annotated frame) pairs
     frames_done: int
-    failures: list[dict]              # standing failures (see commit.standing_failures)
+    failures: list[Failure]           # standing failures (see commit.standing_failures)
     failures_by_stage: dict[str, int]
     busy_seconds: float | None        # wall time during which at least one shard was running
     frames_per_second: float | None   # frames of the shards with stats / busy_seconds
@@ -89,9 +90,9 @@ def run_status(out: Path | str) -> RunStatus:
     present = {s.shard_id for s in plan if paths.shard(s.shard_id).exists()}
     damaged = bad_shards(paths, sorted(present))
     done = present - set(damaged)
-    failures = standing_failures(read_failures(paths.failures), done)
-    failed_seqs = {f.get("sequence") for f in failures}
-    failed_shards = sorted({f["shard"] for f in failures if f.get("stage") == "worker" and f.get("shard")})
+    failures = standing_failures([Failure.from_json(e) for e in read_failures(paths.failures)], done)
+    failed_seqs = {f.sequence for f in failures}
+    failed_shards = sorted({f.shard for f in failures if f.stage == "worker" and f.shard})
     intervals, stat_frames, shard_seconds, nodes = [], 0, 0.0, set()
     for spec in plan:
         if spec.shard_id not in done:
@@ -115,7 +116,7 @@ def run_status(out: Path | str) -> RunStatus:
         damaged_shards=damaged,
         invalid_sequences=sum(1 for s in statuses if s != "ok"),
         frames_total=sum(s.rows for s in plan), frames_done=sum(s.rows for s in plan if s.shard_id in done),
-        failures=failures, failures_by_stage=dict(Counter(f.get("stage", "?") for f in failures)),
+        failures=failures, failures_by_stage=dict(Counter(f.stage for f in failures)),
         busy_seconds=busy, frames_per_second=stat_frames / busy if busy else None,
         worker_frames_per_second=stat_frames / shard_seconds if shard_seconds > 0 else None,
         nodes=sorted(nodes), lock=lock_state(paths.root),

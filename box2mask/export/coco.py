@@ -22,7 +22,7 @@ from typing import Callable, TextIO
 
 from box2mask.atomic import atomic_path
 from box2mask.export.common import (
-    ROW_COLUMNS,
+    counted_sequences,
     ExportOptions,
     ExportStats,
     FrameNamer,
@@ -74,10 +74,7 @@ def _write(fh: TextIO, annotations: Spool, videos: Spool, source: RunSource, sta
     js.value(run_info_block(source, "coco"), "info")
     js.value([], "licenses")
     js.open_array("images")
-    for video_id, seq in enumerate(source.sequences(ROW_COLUMNS, duplicates=stats.duplicates), start=1):
-        stats.note(seq)
-        tally.add(seq)
-        stats.sequences += 1
+    for video_id, seq in counted_sequences(source, stats, tally):
         videos.add({"id": video_id, "name": seq.id, "width": seq.width, "height": seq.height})
         frame_ids: dict[int, int] = {}
         instances: dict[int, int] = {}

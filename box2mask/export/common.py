@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from box2mask.export.failures import OutputError
-from box2mask.export.source import RunSource
+from box2mask.export.source import RunSource, SequenceRows
 from box2mask.export.validate import ShardTally
 
 SCORE_FIELDS = {"confidence": "score", "qa": "qa_score"}
@@ -52,6 +53,15 @@ class ExportStats:
         """Record what reading ``seq`` (a :class:`~box2mask.export.source.SequenceRows`) repaired."""
         if seq.repeated:
             self.repeated_rows[seq.id] = self.repeated_rows.get(seq.id, 0) + seq.repeated
+
+
+def counted_sequences(source: RunSource, stats: ExportStats, tally: ShardTally) -> Iterator[tuple[int, SequenceRows]]:
+    """``(video id, sequence)`` from 1, each recorded in ``stats`` and ``tally`` as it is read."""
+    for video_id, seq in enumerate(source.sequences(ROW_COLUMNS, duplicates=stats.duplicates), start=1):
+        stats.note(seq)
+        tally.add(seq)
+        stats.sequences += 1
+        yield video_id, seq
 
 
 def json_destination(dest: Path, fmt: str) -> Path:

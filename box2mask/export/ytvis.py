@@ -23,7 +23,7 @@ from typing import Callable, TextIO
 from box2mask.atomic import atomic_path
 from box2mask.export.coco import run_info_block
 from box2mask.export.common import (
-    ROW_COLUMNS,
+    counted_sequences,
     ExportOptions,
     ExportStats,
     FrameNamer,
@@ -66,10 +66,7 @@ def _write(fh: TextIO, annotations: Spool, source: RunSource, stats: ExportStats
     js.value(run_info_block(source, "youtube-vis"), "info")
     js.value([], "licenses")
     js.open_array("videos")
-    for video_id, seq in enumerate(source.sequences(ROW_COLUMNS, duplicates=stats.duplicates), start=1):
-        stats.note(seq)
-        tally.add(seq)
-        stats.sequences += 1
+    for video_id, seq in counted_sequences(source, stats, tally):
         frames = seq.frames()
         stats.frames += len(frames)
         js.value({"id": video_id, "name": seq.id, "width": seq.width, "height": seq.height,

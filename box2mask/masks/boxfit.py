@@ -5,8 +5,12 @@ part of it.  :func:`box_fit` measures how far a mask honours that: the share of
 the box's rows and columns it reaches, how many of the four sides it touches,
 and its area against the box.  :class:`FitRule` says what counts as a failure.
 The rule catches collapses (a near-empty mask, a sliver along one side), not
-ordinary imperfections: its thresholds come from the definition of a tight box,
-not from tuning on scored data.
+ordinary imperfections.  Its thresholds come from the definition of a tight box;
+one choice was made on the cross-validation folds: missing sides do not fail a
+mask (``min_sides`` 0).  On folds A and B every mask the sides rule flagged (37 of
+406 scored frames, none with less than 19 % of its box) was an ordinary mask
+missing a thin part, and GrabCut's on the same box scored lower (J&F 0.379
+against the network's 0.500; docs/benchmarks.md, "The box test and its fallback").
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ class BoxFit:
 class FitRule:
     min_rows: float = 0.5
     min_cols: float = 0.5
-    min_sides: int = 3
+    min_sides: int = 0             # reported, but not a failure (see the module docstring)
     min_fill: float = 0.15
     side_tolerance: float = 0.05   # of the box side, at least 2 px
 

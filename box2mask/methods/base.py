@@ -35,8 +35,24 @@ class FrameMask:
     note: str | None = None     # why (e.g. the box test the first mask failed)
 
 
+DEFAULT_WINDOW = 16
+"""Targets per prepare/infer/finalize window unless a method says otherwise: what bounds memory."""
+
+
 class Method(Protocol):
+    """What the pipeline needs of a method, declared (the pipeline never probes for attributes).
+
+    ``window``: targets per window (memory bound; the network asks for more so its clips tile);
+    ``needs_motion``: whether ``motion(sequence, track, targets)`` must run before ``infer``;
+    ``to(device)``: where ``infer`` runs (``"auto"``: the best device here; methods without a
+    model ignore it and never import torch).
+    """
+
     name: str
+    window: int
+    needs_motion: bool
+
+    def to(self, device: str) -> "Method": ...
 
     def check(self) -> None:
         """Raise :class:`~box2mask.errors.Box2MaskError` now if the method cannot run as configured
@@ -64,13 +80,14 @@ def windows(targets: np.ndarray, size: int) -> Iterator[np.ndarray]:
 
 
 def run_method(method: Method, sequence: Sequence, track: Track, targets: np.ndarray | None = None,
-               *, window: int = 16) -> Iterator[FrameMask]:
-    """Masks for ``targets`` (default: the sequence's sampled frames), in frame order.
+               *, window: int | None = None) -> Iterator[FrameMask]:
+    """Masks for ``targets`` (default: the sequence's sampled frames), in frame order, ``window``
+    (default: the method's own) targets at a time.
 
     Invisible frames yield ``FrameMask(mask=None)`` without any decoding.
     """
     targets = np.asarray(sequence.sampled if targets is None else targets, dtype=np.int64)
-    for chunk in windows(targets, window):
+    for chunk in windows(targets, window or method.window):
         visible, _ = visible_targets(track, chunk)
         results: dict[int, FrameMask] = {}
         if visible.size:

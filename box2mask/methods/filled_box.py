@@ -5,12 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from box2mask.boxes import box_to_mask
-from box2mask.methods.base import FrameMask
+from box2mask.methods.base import DEFAULT_WINDOW, FrameMask
 from box2mask.structures import Sequence, Track
 
 
 class FilledBox:
     name = "filled-box"
+    window = DEFAULT_WINDOW
+    needs_motion = False
+
+    def to(self, device: str) -> "FilledBox":
+        """No model: nothing to move."""
+        return self
 
     def check(self) -> None:
         """Nothing to check: the filled box takes no options."""

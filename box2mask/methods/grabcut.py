@@ -13,17 +13,23 @@ import numpy as np
 
 from box2mask.boxes import box_from_mask, box_iou
 from box2mask.masks.grabcut import CONTEXT, ITERATIONS, MAX_SIDE, crop_around, paste_back, segment_crop
-from box2mask.methods.base import FrameMask
+from box2mask.methods.base import DEFAULT_WINDOW, FrameMask
 from box2mask.structures import Sequence, Track
 
 
 class GrabCut:
     name = "grabcut"
+    window = DEFAULT_WINDOW
+    needs_motion = False
 
     def __init__(self, *, context: float = CONTEXT, max_side: int = MAX_SIDE, iterations: int = ITERATIONS):
         self.context = context
         self.max_side = max_side
         self.iterations = iterations
+
+    def to(self, device: str) -> "GrabCut":
+        """OpenCV on the CPU whatever the device: nothing to move (and torch is never imported)."""
+        return self
 
     def check(self) -> None:
         from box2mask.errors import Box2MaskError

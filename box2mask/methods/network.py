@@ -56,8 +56,9 @@ class NetworkMethod:
         return max(16, 2 * config.support * config.interval)
 
     def to(self, device: str) -> "NetworkMethod":
-        """Run inference on ``device`` (the pipeline places each worker's model explicitly)."""
-        self.device = device
+        """Run inference on ``device`` (``"auto"``: a GPU if torch sees one here; the pipeline places each
+        worker's model explicitly)."""
+        self.device = pick_device(device)
         if self._predictor is not None:
             self._predictor = Predictor(self._predictor.network, self._predictor.config,
                                         device=torch.device(pick_device(device)), weights_sha256=self._predictor.weights_sha256)
@@ -98,8 +99,6 @@ class NetworkMethod:
         return self._inference
 
     def infer(self, batch: dict) -> dict:
-        from box2mask.model.clips import Clip
-
         items = {int(f): FrameItem(CropWindow(*w), c, b)
                  for f, w, c, b in zip(batch["frames"], batch["windows"], batch["crops"], batch["boxes"])}
         clips = [Clip(*c) for c in batch["clips"]]

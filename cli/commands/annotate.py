@@ -192,7 +192,7 @@ def show_summary(summary) -> None:
     if summary.failed_sequences:
         console.print(f"[yellow]failures:[/] {out}/failures.jsonl ({summary.failed_sequences} sequences)")
         for failure in summary.failures[:10]:
-            console.print(escape(f"  {failure.get('sequence')} [{failure.get('stage')}] {failure.get('error')}"))
+            console.print(escape(f"  {failure.sequence} [{failure.stage}] {failure.error}"))
         if len(summary.failures) > 10:
             console.print(f"  ... and {len(summary.failures) - 10} more (`box2mask status {out}`)")
     if summary.superseded:

@@ -58,7 +58,7 @@ def command(out, show_failures):
         stages = ", ".join(f"{k} {v}" for k, v in sorted(st.failures_by_stage.items()))
         console.print(f"[yellow]failures:[/] {len(st.failures)} ({stages}) in {escape(str(st.out))}/failures.jsonl")
         for failure in st.failures[:show_failures]:
-            console.print(escape(f"  {failure.get('sequence')} [{failure.get('stage')}] {failure.get('error')}"))
+            console.print(escape(f"  {failure.sequence} [{failure.stage}] {failure.error}"))
     for shard_id, reason in st.damaged_shards.items():
         console.print(escape(f"damaged shard {shard_id} ({reason}): the next `box2mask annotate` with the same "
                              "options on this folder moves it aside and recomputes it"), style="red")

@@ -26,8 +26,8 @@ from typing import Iterable
 from box2mask.atomic import atomic_write_json, atomic_write_text, file_sha256, temporary_target
 from box2mask.runs import RunPaths
 from box2mask.shards import shard_problem, write_shard
+from pipelines.annotate.records import Failure
 
-FAILURE_KEYS = ("shard", "sequence", "stage", "error")
 
 
 def progress_dir(paths: RunPaths) -> Path:
@@ -63,12 +63,8 @@ class FailureLog:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._repair()
-        self.entries = read_failures(self.path)
-        self.keys = {self._key(e) for e in self.entries}
-
-    @staticmethod
-    def _key(entry: dict) -> tuple:
-        return tuple(entry.get(k) for k in FAILURE_KEYS)
+        self.entries: list[Failure] = [Failure.from_json(e) for e in read_failures(self.path)]
+        self.keys = {e.key for e in self.entries}
 
     def _repair(self) -> None:
         if not self.path.is_file():
@@ -78,23 +74,23 @@ class FailureLog:
             keep = data[: data.rfind(b"\n") + 1]
             atomic_write_text(self.path, keep.decode("utf-8"))
 
-    def record(self, failures: Iterable[dict]) -> int:
+    def record(self, failures: Iterable[Failure]) -> int:
         """Append the failures not yet in the file; returns how many were new."""
-        new = [f for f in failures if self._key(f) not in self.keys]
+        new = list({f.key: f for f in failures if f.key not in self.keys}.values())
         if not new:
             return 0
         with open(self.path, "a", encoding="utf-8") as fh:
             for failure in new:
-                entry = {"time": round(time.time(), 3), **failure}
+                entry = {"time": round(time.time(), 3), **failure.to_json()}
                 fh.write(json.dumps(entry, sort_keys=True) + "\n")
-                self.entries.append(entry)
-                self.keys.add(self._key(failure))
+                self.entries.append(failure)
+                self.keys.add(failure.key)
             fh.flush()
             os.fsync(fh.fileno())
         return len(new)
 
 
-def standing_failures(entries: Iterable[dict], committed: set[str]) -> list[dict]:
+def standing_failures(entries: Iterable[Failure], committed: set[str]) -> list[Failure]:
     """Failures that still stand: sequence failures, and worker failures of shards not yet committed.
 
     A shard that failed on a lost worker and was committed by a later run is no
@@ -102,9 +98,9 @@ def standing_failures(entries: Iterable[dict], committed: set[str]) -> list[dict
     """
     out, seen = [], set()
     for entry in entries:
-        if entry.get("stage") == "worker" and entry.get("shard") in committed:
+        if entry.stage == "worker" and entry.shard in committed:
             continue
-        key = (entry.get("sequence"), entry.get("stage"))
+        key = (entry.sequence, entry.stage)
         if key not in seen:
             seen.add(key)
             out.append(entry)
@@ -112,8 +108,10 @@ def standing_failures(entries: Iterable[dict], committed: set[str]) -> list[dict
 
 
 def commit_shard(paths: RunPaths, failures: FailureLog, *, shard_id: str, rows: list[dict],
-                 sequence_failures: list[dict], stats: dict) -> None:
-    """Make one shard's result durable, in the order the module docstring explains."""
+                 sequence_failures: list[Failure], stats: dict) -> None:
+    """Make one shard's result durable, in the order the module docstring explains.
+
+    ``stats``: the worker's :meth:`ShardStats.to_json` and the driver's additions."""
     failures.record(sequence_failures)
     path = paths.shard(shard_id)
     count = write_shard(path, rows)

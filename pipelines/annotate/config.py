@@ -2,7 +2,8 @@
 
 The fingerprint holds everything that changes the *content* of the output
 (dataset, root, split, sampling, sequence list, method and its options, the
-weights' SHA-256, shard size, window, box2mask version).  Execution choices
+weights' SHA-256, shard size, box2mask version; the method's window follows from the method
+and its options).  Execution choices
 (``--gpus``, ``--workers``, ``--address``) are not in it: the output is the same
 whatever runs it, so a run may resume on a different cluster.
 """
@@ -26,8 +27,6 @@ DEFAULT_METHOD = "network"
 # Mask rows (track x annotated frame) per shard: a few minutes of GrabCut on one
 # core, seconds on a GPU; a crash loses at most the shards in flight.
 DEFAULT_SHARD_FRAMES = 200
-# Frames per prepare/infer/finalize window: what bounds memory for long videos.
-DEFAULT_WINDOW = 16
 
 
 class ConfigError(Box2MaskError):
@@ -49,7 +48,6 @@ class AnnotateConfig:
     method_options: Mapping[str, Any] = field(default_factory=dict)
     weights: Path | None = None
     shard_frames: int = DEFAULT_SHARD_FRAMES
-    window: int = DEFAULT_WINDOW
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root).resolve())
@@ -58,8 +56,6 @@ class AnnotateConfig:
             object.__setattr__(self, "weights", Path(self.weights).resolve())
         if self.shard_frames < 1:
             raise ConfigError(f"--shard-frames must be >= 1, got {self.shard_frames}")
-        if self.window < 1:
-            raise ConfigError(f"window must be >= 1, got {self.window}")
 
     def sampling(self) -> tuple[int, int | None]:
         """``(every, max_frames)`` after the dataset preset (``None``: no limit)."""
@@ -123,7 +119,7 @@ def fingerprint(config: AnnotateConfig, weights_sha256: str | None) -> dict[str,
         "dataset": config.dataset, "root": str(config.root), "split": config.split,
         "sequences": list(config.sequences) if config.sequences is not None else None,
         "every": every, "max_frames": max_frames, "method": config.method, "method_options": options,
-        "weights_sha256": weights_sha256, "shard_frames": config.shard_frames, "window": config.window,
+        "weights_sha256": weights_sha256, "shard_frames": config.shard_frames,
         "version": __version__,
     }
     return json.loads(json.dumps(data, sort_keys=True, default=str))

@@ -2,9 +2,9 @@
 
 ::
 
-    lock OUT -> check / write run.json -> manifest (scan once) -> plan shards
-      -> skip shards whose file exists -> Ray: shard workers (CPU) [-> inference actors (GPU)]
-      -> per finished shard: commit (failures, shard file, stats)
+    lock OUT -> RunFolder: check / write run.json -> manifest (scan once) -> plan shards
+      -> repair (temporaries, damaged shards) -> todo -> Ray: shard workers (CPU) [-> inference actors (GPU)]
+      -> ShardScheduler: least-loaded worker first -> per finished shard: commit (failures, shard file, stats)
 
 The driver holds at most ``shards_per_worker`` shards per worker in flight, so
 a crash loses only those; everything committed stays, and the next run with the
@@ -15,41 +15,23 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-import pyarrow as pa
-
-from box2mask import __version__
 from box2mask.datasets import open_dataset
-from box2mask.datasets.manifest import ScanResult, read_manifest
-from box2mask.runs import RunInfo, RunPaths
-from box2mask.shards import shard_paths
+from box2mask.datasets.manifest import ScanResult
+from box2mask.runs import RunPaths
 from pipelines.annotate import ray_runtime as rt
-from pipelines.annotate.commit import (
-    FailureLog,
-    bad_shards,
-    commit_shard,
-    progress_dir,
-    quarantine,
-    remove_temporaries,
-    standing_failures,
-    supersede,
-)
-from pipelines.annotate.config import (
-    AnnotateConfig,
-    ConfigError,
-    check_method,
-    config_differences,
-    fingerprint,
-    weights_digest,
-)
+from pipelines.annotate.commit import FailureLog, commit_shard, standing_failures
+from pipelines.annotate.config import AnnotateConfig, check_method, fingerprint, weights_digest
 from pipelines.annotate.lock import RunLock
 from pipelines.annotate.plan import ShardSpec, plan_shards
-from pipelines.annotate.stages import InfrastructureError
-from pipelines.scan import check_sequence_ids, save_manifest, scan_dataset
+from pipelines.annotate.records import Failure
+from pipelines.annotate.runfolder import RunFolder
+from pipelines.annotate.scheduler import ShardScheduler
+from pipelines.annotate.stages import InfrastructureError, WorkerSetup
+from pipelines.scan import check_sequence_ids
 
 # A shard whose worker process is lost for good (after Ray's own restarts) is
 # put back in the queue this many times before it is recorded as failed.
@@ -99,7 +81,7 @@ class AnnotateSummary:
     workers: int = 0
     infer_actors: int = 0
     superseded: Path | None = None
-    failures: list[dict] = field(default_factory=list)  # standing failures: sequence, stage, error
+    failures: list[Failure] = field(default_factory=list)  # the standing ones (commit.standing_failures)
 
     @property
     def complete(self) -> bool:
@@ -136,96 +118,31 @@ def annotate(config: AnnotateConfig, *, gpus: int = 0, workers: int | None = Non
         check_sequence_ids(open_dataset(config.dataset, config.root, split=config.split), list(config.sequences))
     weights_sha = weights_digest(config)
     wanted = fingerprint(config, weights_sha)
-    paths = RunPaths(config.out)
+    folder = RunFolder(config, say)
     t_start = time.perf_counter()
     with RunLock(config.out, on_message=say):
-        superseded, resumed = _prepare_folder(paths, config, wanted, weights_sha, force=force, say=say)
-        manifest = _manifest(paths, config, resumed=resumed, on_scan_total=on_scan_total, on_scan=on_scan)
+        folder.open(wanted, weights_sha, force=force)
+        manifest = folder.manifest(on_scan_total=on_scan_total, on_scan=on_scan)
         plan = plan_shards(manifest, config.shard_frames)
-        failures = FailureLog(paths.failures)
-        failures.record(_invalid_sequences(manifest))
-        removed = remove_temporaries(paths) if resumed else 0
-        if removed:
-            say(f"removed {removed} half-written file(s) left by an interrupted run")
-        _check_foreign_shards(paths, plan)
-        bad = bad_shards(paths, [s.shard_id for s in plan])
-        if bad:
-            moved = quarantine(paths, bad)
-            for shard_id, reason in bad.items():
-                say(f"shard {shard_id} is damaged ({reason}): moved to {moved}, recomputing it")
-        todo = [s for s in plan if not paths.shard(s.shard_id).exists()]
+        failures = folder.failures(manifest)
+        folder.repair(plan)
+        todo = folder.todo(plan)
         summary = AnnotateSummary(out=config.out, shards_total=len(plan), shards_skipped=len(plan) - len(todo),
                                   shards_committed=0, failed_shards=[], failed_sequences=0,
                                   frames_total=sum(s.rows for s in plan), rows_written=0, seconds=0.0,
-                                  superseded=superseded)
+                                  superseded=folder.superseded)
         if summary.shards_skipped:
             say(f"resuming: {summary.shards_skipped} of {len(plan)} shards already committed, {len(todo)} to do")
         if todo:
-            _run_on_ray(config, plan, todo, paths, failures, summary, gpus=gpus, workers=workers, address=address,
-                        infer_actors=infer_actors, say=say, on_progress=on_progress or _noop,
+            _run_on_ray(config, plan, todo, folder.paths, failures, summary, gpus=gpus, workers=workers,
+                        address=address, infer_actors=infer_actors, say=say, on_progress=on_progress or _noop,
                         progress_every=progress_every)
         else:
             say("nothing to do: every shard is committed")
-        committed = {s.shard_id for s in plan if paths.shard(s.shard_id).exists()}
-        summary.failures = standing_failures(failures.entries, committed)
-        summary.failed_sequences = len({f.get("sequence") for f in summary.failures})
+        summary.failures = standing_failures(failures.entries, folder.committed(plan))
+        summary.failed_sequences = len({f.sequence for f in summary.failures})
     summary.seconds = time.perf_counter() - t_start
     return summary
-
-
-# -- the run folder ------------------------------------------------------------------------------
-
-def _prepare_folder(paths: RunPaths, config: AnnotateConfig, wanted: dict, weights_sha: str | None, *,
-                    force: bool, say: Callable[[str], None]) -> tuple[Path | None, bool]:
-    """Check ``run.json`` against this configuration; returns (superseded folder, resuming?)."""
-    superseded = None
-    if paths.run_json.is_file():
-        stored = RunInfo.load(paths.run_json)
-        diffs = config_differences(stored.config, wanted)
-        if not diffs:
-            return None, True
-        if not force:
-            raise ConfigError(
-                f"{paths.root} holds a run with a different configuration:\n  " + "\n  ".join(diffs) +
-                "\nRe-run with the same options to resume it, choose another --out, or add --force to start "
-                f"over here (the old results are moved to {paths.root / 'superseded'}/<time>/, not deleted).")
-        superseded = supersede(paths)
-        say(f"--force: configuration changed; previous results moved to {superseded}")
-    elif shard_paths(paths.root) or progress_dir(paths).is_dir():
-        if not force:
-            raise ConfigError(f"{paths.root} holds shards but no run.json, so its configuration is unknown; "
-                              "choose another --out, or add --force to move them aside and start over")
-        superseded = supersede(paths)
-        say(f"--force: previous results moved to {superseded}")
-    info = RunInfo(dataset=config.dataset, root=str(config.root), version=__version__, method=config.method,
-                   weights_sha256=weights_sha, split=config.split, config=wanted)
-    info.save(paths.run_json)
-    # A manifest from `box2mask scan` or an older run may use other sampling: scan again.
-    return superseded, False
-
-
-def _manifest(paths: RunPaths, config: AnnotateConfig, *, resumed: bool, on_scan_total, on_scan) -> pa.Table:
-    """The run's manifest: scanned once, then reused, so the shard plan never moves under a resume."""
-    if resumed and paths.manifest.is_file():
-        return read_manifest(paths.manifest)
-    table = scan_dataset(config.dataset, config.root, split=config.split, every=config.every,
-                         max_frames=config.max_frames, ids=list(config.sequences) if config.sequences else None,
-                         on_total=on_scan_total, on_sequence=on_scan)
-    save_manifest(table, paths.root)
-    return table
-
-
-def _invalid_sequences(manifest: pa.Table) -> list[dict]:
-    return [{"shard": None, "sequence": r["id"], "stage": "scan", "error": "; ".join(r["errors"]) or "invalid"}
-            for r in manifest.select(["id", "status", "errors"]).to_pylist() if r["status"] != "ok"]
-
-
-def _check_foreign_shards(paths: RunPaths, plan: list[ShardSpec]) -> None:
-    known = {s.shard_id for s in plan}
-    foreign = [p.name for p in shard_paths(paths.root) if p.stem not in known]
-    if foreign:
-        raise ConfigError(f"{paths.shards} holds shard files this run's plan does not know "
-                          f"({', '.join(foreign[:5])}...); the folder was changed by hand or by another tool")
 
 
 # -- the Ray part --------------------------------------------------------------------------------
@@ -253,8 +170,8 @@ def _run_on_ray(config: AnnotateConfig, plan: list[ShardSpec], todo: list[ShardS
         actors.extend(infer)
         if infer:
             rt.wait_ready(infer, what="inference actors", on_message=say)
-        setup = {"dataset": config.dataset, "root": str(config.root), "split": config.split,
-                 "method": config.method, "options": options, "window": config.window}
+        setup = WorkerSetup(dataset=config.dataset, root=str(config.root), split=config.split,
+                            method=config.method, options=options)
 
         def new_worker(i: int):
             infer_name = rt.actor_name("infer", token, i % len(infer)) if infer else None
@@ -264,8 +181,8 @@ def _run_on_ray(config: AnnotateConfig, plan: list[ShardSpec], todo: list[ShardS
         actors.extend(pool)
         rt.wait_ready(pool, what="shard workers", on_message=say)
         summary.ray_start_seconds = time.perf_counter() - t_connect
-        _loop(plan, todo, paths, failures, summary, pool, new_worker, board, actors, say, on_progress,
-              progress_every)
+        _loop(plan, todo, paths, failures, summary, Cluster(pool, new_worker, board, actors), say=say,
+              on_progress=on_progress, progress_every=progress_every)
     finally:
         t_stop = time.perf_counter()
         if not started_ray:  # a shared Ray (tests, notebooks): free what we took
@@ -275,28 +192,32 @@ def _run_on_ray(config: AnnotateConfig, plan: list[ShardSpec], todo: list[ShardS
         summary.ray_stop_seconds = time.perf_counter() - t_stop
 
 
-def _loop(plan, todo, paths, failures, summary, pool, new_worker, board, actors, say, on_progress,
-          progress_every) -> None:
+@dataclass
+class Cluster:
+    """The actors a run drives: shard workers (``pool``, replaced when lost), the progress board, and
+    every actor started (freed at the end on a shared Ray)."""
+
+    pool: list
+    new_worker: Callable[[int], Any]
+    board: Any
+    actors: list
+
+
+def _loop(plan: list[ShardSpec], todo: list[ShardSpec], paths: RunPaths, failures: FailureLog,
+          summary: AnnotateSummary, cluster: Cluster, *, say: Callable[[str], None],
+          on_progress: Callable[[ProgressSnapshot], None], progress_every: float) -> None:
+    """Keep every worker busy until ``todo`` is committed or failed; commit each shard as it returns."""
     rows_of = {s.shard_id: s.rows for s in plan}
     committed = {s.shard_id for s in plan} - {s.shard_id for s in todo}
     seqs_done = sum(len(s.sequences) for s in plan if s.shard_id in committed)
-    queue: deque[ShardSpec] = deque(todo)
-    in_flight: dict = {}                      # ref -> (spec, worker index, actor handle)
-    load = [0] * len(pool)
-    attempts: Counter[str] = Counter()
+    pool = cluster.pool
+    scheduler = ShardScheduler(todo, len(pool), per_worker=rt.OPTIONS.shards_per_worker,
+                               max_attempts=MAX_SHARD_ATTEMPTS)
     t0 = time.perf_counter()
     session_rows = 0
     last_emit = 0.0
     partial: dict[str, int] = {}
     board_ref = None
-
-    def fill() -> None:
-        # least-loaded worker first, so every worker has a shard before any holds two
-        while queue and min(load) < rt.OPTIONS.shards_per_worker:
-            i = min(range(len(pool)), key=load.__getitem__)
-            spec = queue.popleft()
-            in_flight[pool[i].run.remote(spec)] = (spec, i, pool[i])
-            load[i] += 1
 
     def emit(force_now: bool = False) -> None:
         nonlocal last_emit
@@ -310,47 +231,44 @@ def _loop(plan, todo, paths, failures, summary, pool, new_worker, board, actors,
             sequences_total=sum(len(s.sequences) for s in plan), sequences_done=seqs_done,
             frames_total=summary.frames_total, frames_done=sum(rows_of[k] for k in committed) + running,
             frames_session=session_rows + running,
-            failures=len({f.get("sequence") for f in standing_failures(failures.entries, committed)}),
+            failures=len({f.sequence for f in standing_failures(failures.entries, committed)}),
             elapsed=now - t0))
 
     emit(force_now=True)
-    while queue or in_flight:
-        fill()
-        ready, _ = rt.wait_any(list(in_flight), timeout=progress_every)
+    while scheduler.busy:
+        scheduler.assign(pool, lambda worker, spec: worker.run.remote(spec))
+        ready, _ = rt.wait_any(list(scheduler.in_flight), timeout=progress_every)
         for ref in ready:
-            spec, i, actor = in_flight.pop(ref)
-            load[i] -= 1
+            entry = scheduler.finished(ref)
+            spec = entry.spec
             try:
                 result = rt.fetch(ref)
             except Exception as exc:  # noqa: BLE001 - every failure is recorded or retried below
                 lost = rt.is_lost_actor(exc) or isinstance(exc, InfrastructureError)
-                attempts[spec.shard_id] += 1
-                if lost and attempts[spec.shard_id] < MAX_SHARD_ATTEMPTS:
+                if lost and scheduler.retry(spec):
                     say(f"shard {spec.shard_id}: worker lost ({_first_line(exc)}); retrying")
-                    queue.appendleft(spec)
-                    if pool[i] is actor and rt.is_lost_actor(exc):
-                        pool[i] = new_worker(i)
-                        actors.append(pool[i])
+                    if pool[entry.worker] is entry.actor and rt.is_lost_actor(exc):
+                        pool[entry.worker] = cluster.new_worker(entry.worker)
+                        cluster.actors.append(pool[entry.worker])
                     continue
                 summary.failed_shards.append(spec.shard_id)
-                failures.record({"shard": spec.shard_id, "sequence": sid, "stage": "worker",
-                                 "error": _first_line(exc)} for sid in spec.sequence_ids)
+                failures.record(Failure(spec.shard_id, sid, "worker", _first_line(exc)) for sid in spec.sequence_ids)
                 say(f"shard {spec.shard_id} failed: {_first_line(exc)} (re-run to retry it)")
                 continue
             commit_shard(paths, failures, shard_id=spec.shard_id, rows=result.rows,
                          sequence_failures=result.failures,
-                         stats={**result.stats, "attempts": attempts[spec.shard_id] + 1})
-            board.forget.remote(spec.shard_id)
+                         stats={**result.stats.to_json(), "attempts": scheduler.attempt_number(spec)})
+            cluster.board.forget.remote(spec.shard_id)
             committed.add(spec.shard_id)
             seqs_done += len(spec.sequences)
             session_rows += spec.rows
             summary.shards_committed += 1
             summary.rows_written += len(result.rows)
-            summary.nodes.add(result.stats.get("node_id", "?"))
+            summary.nodes.add(result.stats.node_id or "?")
             for failure in result.failures:
-                say(f"{failure['sequence']}: failed at {failure['stage']}: {failure['error']}")
+                say(f"{failure.sequence}: failed at {failure.stage}: {failure.error}")
         if board_ref is None:
-            board_ref = board.snapshot.remote()
+            board_ref = cluster.board.snapshot.remote()
         else:
             done, _ = rt.wait_any([board_ref], timeout=0)
             if done:

@@ -17,14 +17,14 @@ import functools
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import ray
 from ray.exceptions import RayError, RayTaskError
 
 from pipelines.annotate.plan import ShardSpec
-from pipelines.annotate.stages import InferStage, InfrastructureError, ShardResult, ShardStage
+from pipelines.annotate.stages import InferStage, InfrastructureError, ShardResult, ShardStage, WorkerSetup
 
 
 @dataclass(frozen=True)
@@ -215,14 +215,14 @@ class ShardWorker:
     after a lost worker is the point here.
     """
 
-    def __init__(self, setup: dict, infer_name: str | None, board_name: str) -> None:
+    def __init__(self, setup: WorkerSetup, infer_name: str | None, board_name: str) -> None:
         import cv2
 
         # One worker, one core, one thread (Ray sets OMP_NUM_THREADS=1 for torch): no oversubscription,
         # and the masks stay byte-identical whatever the worker count (a thread count changes float sums).
         cv2.setNumThreads(max(1, int(OPTIONS.worker_cpus)))
         infer = RemoteInfer(ray.get_actor(infer_name), OPTIONS.lookahead) if infer_name else None
-        self.stage = ShardStage(infer=infer, **setup)
+        self.stage = ShardStage.from_setup(setup, infer=infer)
         self.board = ray.get_actor(board_name)
 
     def ready(self) -> dict:
@@ -239,7 +239,8 @@ class ShardWorker:
 
         self.board.report.remote(spec.shard_id, 0)
         result = self.stage.run(spec, on_rows=on_rows)
-        result.stats.update(where())
+        place = where()
+        result.stats = replace(result.stats, node_id=place["node_id"], host=place["host"], pid=place["pid"])
         return result
 
 
@@ -270,7 +271,7 @@ def start_infer_actor(resources: Resources, method: str, options: dict[str, Any]
             .remote(method, options))
 
 
-def start_shard_worker(setup: dict, *, infer_name: str | None, board_name: str):
+def start_shard_worker(setup: WorkerSetup, *, infer_name: str | None, board_name: str):
     return (_remote(ShardWorker)
             .options(num_cpus=OPTIONS.worker_cpus, max_restarts=OPTIONS.max_restarts,
                      max_task_retries=OPTIONS.max_task_retries)

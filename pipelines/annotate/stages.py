@@ -31,12 +31,12 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 
 from box2mask.datasets import open_dataset
-from box2mask.devices import pick_device
 from box2mask.methods import FrameMask, get_method
 from box2mask.methods.base import visible_targets, windows
 from box2mask.shards import track_rows
 from box2mask.structures import Sequence, Track
 from pipelines.annotate.plan import SequenceWork, ShardSpec
+from pipelines.annotate.records import Failure, ShardStats
 
 STAGES = ("load", "prepare", "motion", "infer", "finalize", "encode")
 
@@ -55,15 +55,12 @@ class InfrastructureError(Exception):
 
 
 def build_method(name: str, options: dict[str, Any], *, device: str | None = None):
-    """``get_method(name, **options)``, moved to ``device`` (default: the best one here) if it holds a model.
+    """``get_method(name, **options)`` placed on ``device`` (default ``"auto"``: the best one here).
 
-    A method that holds a model exposes ``to(device)``; GrabCut and filled-box do
-    not, and never import torch.
+    Every method has ``to(device)``; GrabCut and filled-box hold no model, ignore it
+    and never import torch.
     """
-    method = get_method(name, **options)
-    if hasattr(method, "to"):
-        method.to(device or pick_device())
-    return method
+    return get_method(name, **options).to(device or "auto")
 
 
 class InferStage:
@@ -128,19 +125,35 @@ class ShardResult:
 
     shard_id: str
     rows: list[dict]
-    failures: list[dict]
-    stats: dict
+    failures: list[Failure]
+    stats: ShardStats
 
 
 def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What every shard worker of a run is built from (sent to each worker once)."""
+
+    dataset: str
+    root: str
+    split: str | None
+    method: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
 class ShardStage:
     """Runs shards (see the module docstring); built once per worker process."""
 
+    @classmethod
+    def from_setup(cls, setup: WorkerSetup, *, infer: "Inferer | None" = None) -> "ShardStage":
+        return cls(dataset=setup.dataset, root=setup.root, split=setup.split, method=setup.method,
+                   options=setup.options, infer=infer)
+
     def __init__(self, *, dataset: str, root: Path | str, split: str | None, method: str,
-                 options: dict[str, Any] | None = None, window: int = 16, infer: Inferer | None = None):
+                 options: dict[str, Any] | None = None, infer: Inferer | None = None):
         self.root = Path(root)
         self.reader = open_dataset(dataset, self.root, split=split)
         # Inference in this CPU worker stays on the CPU: the worker reserved no GPU, even if it sees one.
@@ -148,10 +161,8 @@ class ShardStage:
         # prepare/finalize need the method object too; when inference is local it is the same one.
         self.method = local.method if local is not None else get_method(method, **dict(options or {}))
         self.infer: Inferer = infer if infer is not None else LocalInfer(local)
-        self.window = int(getattr(self.method, "window", window) or window)
-        self.needs_motion = bool(getattr(self.method, "needs_motion", False))
-        if self.needs_motion and not hasattr(self.method, "motion"):
-            raise TypeError(f"method {method!r} sets needs_motion but has no motion(sequence, track, targets)")
+        self.window = int(self.method.window)
+        self.needs_motion = bool(self.method.needs_motion)
 
     # -- one shard ---------------------------------------------------------------------------
     def run(self, spec: ShardSpec, *, on_rows: Callable[[int], None] | None = None) -> ShardResult:
@@ -159,7 +170,7 @@ class ShardStage:
         started, t0, cpu0 = time.time(), time.perf_counter(), time.process_time()
         timings = Timings()
         rows: list[dict] = []
-        failures: list[dict] = []
+        failures: list[Failure] = []
         done = 0
         for work in spec.sequences:
             try:
@@ -168,22 +179,19 @@ class ShardStage:
             except InfrastructureError:
                 raise
             except StageError as exc:
-                failures.append({"shard": spec.shard_id, "sequence": work.id, "stage": exc.stage,
-                                 "error": _error_text(exc.error)})
+                failures.append(Failure(spec.shard_id, work.id, exc.stage, _error_text(exc.error)))
             except Exception as exc:  # a bug in the encode/QA path: still one sequence's problem
-                failures.append({"shard": spec.shard_id, "sequence": work.id, "stage": "encode",
-                                 "error": _error_text(exc), "trace": traceback.format_exc(limit=4)})
+                failures.append(Failure(spec.shard_id, work.id, "encode", _error_text(exc),
+                                        traceback.format_exc(limit=4)))
             done += work.rows
             if on_rows is not None:
                 on_rows(done)
-        stats = {
-            "shard": spec.shard_id, "sequences": len(spec.sequences), "rows": len(rows),
-            "planned_rows": spec.rows, "failed_sequences": len(failures),
-            "started": started, "finished": time.time(), "seconds": time.perf_counter() - t0,
-            "cpu_seconds": time.process_time() - cpu0,  # all threads of this process: contention shows here
-            "stage_seconds": {k: round(v, 6) for k, v in timings.seconds.items()},
-            "host": socket.gethostname(), "pid": os.getpid(),
-        }
+        stats = ShardStats(
+            shard=spec.shard_id, sequences=len(spec.sequences), rows=len(rows), planned_rows=spec.rows,
+            failed_sequences=len(failures), started=started, finished=time.time(),
+            seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - cpu0,
+            stage_seconds={k: round(v, 6) for k, v in timings.seconds.items()},
+            host=socket.gethostname(), pid=os.getpid())
         return ShardResult(spec.shard_id, rows, failures, stats)
 
     # -- one sequence ------------------------------------------------------------------------

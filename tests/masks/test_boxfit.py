@@ -37,12 +37,19 @@ def test_an_ellipse_touching_all_sides_passes():
     ((slice(10, 14), slice(20, 60)), "covers 10% of its box"),            # a sliver along the top side
     ((slice(10, 50), slice(20, 28)), "reaches 20% of the box's columns"),  # ... and along the left side
     ((slice(10, 26), slice(20, 60)), "reaches 40% of the box's rows"),    # the top 40 %
-    ((slice(20, 40), slice(25, 55)), "touches 0 of the box's 4 sides"),   # floating inside the box
 ])
 def test_collapsed_masks_fail_with_the_reason(region, reason):
     mask = canvas()
     mask[region] = True
     assert FitRule().failure(box_fit(mask, BOX)) == reason
+
+
+def test_missing_sides_are_measured_but_fail_only_when_asked():
+    mask = canvas()
+    mask[20:40, 25:55] = True                                              # floating inside the box
+    fit = box_fit(mask, BOX)
+    assert fit.sides == 0 and FitRule().failure(fit) is None              # an ordinary imperfect mask
+    assert FitRule(min_sides=3).failure(fit) == "touches 0 of the box's 4 sides"
 
 
 def test_an_empty_mask_and_pixels_outside_the_box_do_not_count():

@@ -13,7 +13,6 @@ from box2mask.model.aggregation import SteepestDescentAggregation
 from box2mask.model.backbone import EfficientNetLite0, FrozenBackbone, load_pretrained
 from box2mask.model.clips import plan_clips
 from box2mask.model.network import NetworkConfig, VideoBoxToMask
-from box2mask.methods.network import NetworkMethod
 from box2mask.model.inference import InferenceConfig
 from box2mask.model.predictor import Predictor
 from box2mask.model.weights import load_weights, save_weights
@@ -265,3 +264,25 @@ def test_shipped_weights_segment_real_video_better_than_the_box(davis_root):
     box = np.mean([frame_scores(box_to_mask(track.boxes[t], seq.height, seq.width), gts[t] > 0)
                    for t in targets], axis=0)
     assert net.mean() > box.mean() + 0.1, (net, box)
+
+
+def test_pipeline_method_and_predictor_give_the_same_masks(synthetic_got10k):
+    """`box2mask annotate` (NetworkMethod's prepare/infer/finalize) and the benchmarks' Predictor.predict
+    run one code: identical masks, scores and fallback records on the same video."""
+    from box2mask.datasets import open_dataset
+    from box2mask.methods import get_method, run_method
+
+    reader = open_dataset("got10k", synthetic_got10k)
+    seq = reader.load(reader.sequence_ids()[0])
+    track = seq.tracks[0]
+    method = get_method("network", device="cpu")
+    piped = list(run_method(method, seq, track))
+    predictor = Predictor.load(device="cpu")
+    direct = predictor.predict(seq.read_frame, track.boxes, track.visible)
+    assert len(piped) == len(direct) == len(seq)
+    for a, b in zip(piped, direct):
+        if b is None:
+            assert a.mask is None
+            continue
+        assert np.array_equal(a.mask, b.mask) and a.score == b.score
+        assert (a.source, a.note) == (b.source, b.note)

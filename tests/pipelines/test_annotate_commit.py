@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from dataclasses import replace
+
 from box2mask.atomic import file_sha256
 from box2mask.runs import RunPaths
 from box2mask.shards import read_shard, write_shard
@@ -18,16 +20,17 @@ from pipelines.annotate.commit import (
     stats_path,
     supersede,
 )
+from pipelines.annotate.records import Failure
 
-FAIL = {"shard": "00001", "sequence": "a", "stage": "prepare", "error": "FrameReadError: frame x: bad"}
+FAIL = Failure("00001", "a", "prepare", "FrameReadError: frame x: bad")
 
 
 def test_failures_are_recorded_once_across_reruns(tmp_path):
     path = tmp_path / "failures.jsonl"
-    assert FailureLog(path).record([FAIL, {**FAIL, "sequence": "b"}]) == 2
+    assert FailureLog(path).record([FAIL, replace(FAIL, sequence="b")]) == 2
     again = FailureLog(path)  # a re-run after a crash before the shard was committed
     assert again.record([FAIL]) == 0
-    assert again.record([{**FAIL, "stage": "infer"}]) == 1
+    assert again.record([replace(FAIL, stage="infer")]) == 1
     lines = path.read_text().splitlines()
     assert len(lines) == 3 and all(json.loads(ln)["error"] for ln in lines)
 
@@ -39,12 +42,12 @@ def test_a_torn_last_line_is_cut_off(tmp_path):
         fh.write('{"shard": "00002", "seq')  # killed mid-append
     log = FailureLog(path)
     assert len(log.entries) == 1 and path.read_text().endswith("\n")
-    log.record([{**FAIL, "shard": "00002"}])
+    log.record([replace(FAIL, shard="00002")])
     assert len(read_failures(path)) == 2
 
 
 def test_worker_failures_stop_standing_once_the_shard_is_committed():
-    entries = [{"shard": "00003", "sequence": "x", "stage": "worker", "error": "lost"}, FAIL]
+    entries = [Failure("00003", "x", "worker", "lost"), FAIL]
     assert standing_failures(entries, set()) == entries
     assert standing_failures(entries, {"00003"}) == [FAIL]
 

@@ -11,6 +11,7 @@ from pipelines.annotate import driver
 from pipelines.annotate import ray_runtime as rt
 from pipelines.annotate.commit import FailureLog, read_failures
 from pipelines.annotate.plan import SequenceWork, ShardSpec
+from pipelines.annotate.records import ShardStats
 from pipelines.annotate.stages import InfrastructureError, ShardResult
 
 
@@ -54,7 +55,8 @@ class FakeWorker:
         outcomes = self.script.get(spec.shard_id, [])
         outcome = outcomes.pop(0) if outcomes else "ok"
         if outcome == "ok":
-            return ShardResult(spec.shard_id, [], [], {"shard": spec.shard_id, "node_id": "n"})
+            return ShardResult(spec.shard_id, [], [], ShardStats(spec.shard_id, 1, 0, 4, 0, 0.0, 0.0, 0.0, 0.0, {},
+                                                                 "host", 1, node_id="n"))
         self.dead = isinstance(outcome, Lost)
         return outcome
 
@@ -101,8 +103,8 @@ def test_lost_workers_are_replaced_and_shards_retried_then_recorded(fake_ray, tm
                                      seconds=0.0)
     messages, snaps = [], []
     pool = [new_worker(0)]
-    driver._loop(plan, plan, paths, failures, summary, pool, new_worker, FakeBoard(), [], messages.append,
-                 snaps.append, 0.0)
+    driver._loop(plan, plan, paths, failures, summary, driver.Cluster(pool, new_worker, FakeBoard(), []),
+                 say=messages.append, on_progress=snaps.append, progress_every=0.0)
     assert summary.shards_committed == 2 and sorted(summary.failed_shards) == ["00002", "00003"]
     assert paths.shard("00000").exists() and paths.shard("00001").exists()
     assert not paths.shard("00002").exists() and not paths.shard("00003").exists()
@@ -122,8 +124,9 @@ def test_infrastructure_errors_raised_inside_a_worker_are_retried(fake_ray, tmp_
     summary = driver.AnnotateSummary(out=tmp_path, shards_total=1, shards_skipped=0, shards_committed=0,
                                      failed_shards=[], failed_sequences=0, frames_total=4, rows_written=0,
                                      seconds=0.0)
-    driver._loop(plan, plan, paths, FailureLog(paths.failures), summary, [FakeWorker(script)],
-                 lambda i: FakeWorker(script), FakeBoard(), [], lambda m: None, lambda s: None, 0.0)
+    driver._loop(plan, plan, paths, FailureLog(paths.failures), summary,
+                 driver.Cluster([FakeWorker(script)], lambda i: FakeWorker(script), FakeBoard(), []),
+                 say=lambda m: None, on_progress=lambda s: None, progress_every=0.0)
     assert summary.shards_committed == 1 and not summary.failed_shards
 
 
@@ -145,7 +148,8 @@ def test_every_worker_gets_a_shard_before_any_holds_two(fake_ray, tmp_path: Path
     summary = driver.AnnotateSummary(out=tmp_path, shards_total=2, shards_skipped=0, shards_committed=0,
                                      failed_shards=[], failed_sequences=0, frames_total=8, rows_written=0,
                                      seconds=0.0)
-    driver._loop(plan, plan, paths, FailureLog(paths.failures), summary, pool, lambda i: pool[i], FakeBoard(), [],
-                 lambda m: None, lambda s: None, 0.0)
+    driver._loop(plan, plan, paths, FailureLog(paths.failures), summary,
+                 driver.Cluster(pool, lambda i: pool[i], FakeBoard(), []), say=lambda m: None,
+                 on_progress=lambda s: None, progress_every=0.0)
     assert summary.shards_committed == 2
     assert [w.got for w in pool] == [["00000"], ["00001"]]

@@ -40,8 +40,8 @@ def test_rows_match_the_in_process_method_and_the_schema(tiny_got10k):
                                    root=tiny_got10k)
     assert result.rows == expected
     assert set(result.rows[0]) == set(SCHEMA.names)
-    assert result.stats["rows"] == len(expected) == spec.rows
-    assert set(result.stats["stage_seconds"]) >= {"load", "prepare", "infer", "finalize", "encode"}
+    assert result.stats.rows == len(expected) == spec.rows
+    assert set(result.stats.stage_seconds) >= {"load", "prepare", "infer", "finalize", "encode"}
 
 
 def test_grabcut_rows_do_not_depend_on_what_ran_before(tiny_got10k):
@@ -56,6 +56,7 @@ class Spy(FilledBox):
     """filled-box that records the windows it sees and how many are alive at once."""
 
     name = "spy"
+    window = 2
     log: dict = {}
 
     def prepare(self, sequence, track, targets):
@@ -88,10 +89,10 @@ def test_long_sequence_streams_in_bounded_windows(tiny_got10k, monkeypatch):
     monkeypatch.setitem(METHODS, "spy", Spy)
     Spy.log = {}
     spec = one_shard(tiny_got10k, ids=open_dataset("got10k", tiny_got10k).sequence_ids()[:1])
-    stage(tiny_got10k, "spy", window=2).run(spec)
+    stage(tiny_got10k, "spy").run(spec)
     assert Spy.log["sizes"] and max(Spy.log["sizes"]) <= 2 and Spy.log["peak"] == 1
     Spy.log = {}
-    result = stage(tiny_got10k, "spy", window=2, infer=Deferred()).run(spec)
+    result = stage(tiny_got10k, "spy", infer=Deferred()).run(spec)
     assert Spy.log["peak"] == Deferred.lookahead + 1  # never more windows alive than the lookahead allows
     assert len(result.rows) == spec.rows
 
@@ -100,11 +101,12 @@ def test_a_broken_sequence_is_reported_and_the_rest_committed(tiny_got10k, tmp_p
     root = tmp_path / "train"
     shutil.copytree(tiny_got10k, root)
     ids = open_dataset("got10k", root).sequence_ids()
+    spec = one_shard(root)  # planned while intact: the scan refuses a frame cut short
     (root / ids[1] / "00000003.jpg").write_bytes(b"\xff\xd8\xff" + b"\0" * 64)  # header right, body garbage
-    spec = one_shard(root)
     result = stage(root, "grabcut").run(spec)
-    assert [(f["sequence"], f["stage"]) for f in result.failures] == [(ids[1], "prepare")]
-    assert "00000003.jpg" in result.failures[0]["error"]
+    # the worker's reader checks the frames again when it loads the sequence
+    assert [(f.sequence, f.stage) for f in result.failures] == [(ids[1], "load")]
+    assert "00000003.jpg" in result.failures[0].error
     assert {r["sequence"] for r in result.rows} == set(ids) - {ids[1]}
     assert len(result.rows) == spec.rows - spec.sequences[1].rows
 
@@ -121,11 +123,12 @@ def test_a_sequence_changed_since_the_scan_fails_at_load(tiny_got10k, tmp_path):
         f = root / victim / name
         f.write_text("\n".join(f.read_text().splitlines()[:5]) + "\n")
     result = stage(root).run(spec)
-    assert result.failures[0]["stage"] == "load" and "changed since the scan" in result.failures[0]["error"]
+    assert result.failures[0].stage == "load" and "changed since the scan" in result.failures[0].error
 
 
 class Motion(FilledBox):
     name = "motion-spy"
+    window = 4
     needs_motion = True
     calls = []
 
@@ -151,7 +154,7 @@ def test_motion_runs_only_for_methods_that_ask_for_it(tiny_got10k, monkeypatch):
     monkeypatch.setitem(METHODS, "motion-spy", Motion)
     Motion.calls = []
     spec = one_shard(tiny_got10k, ids=open_dataset("got10k", tiny_got10k).sequence_ids()[:1])
-    result = stage(tiny_got10k, "motion-spy", window=4).run(spec)
+    result = stage(tiny_got10k, "motion-spy").run(spec)
     assert not result.failures and sum(Motion.calls) == spec.rows
     assert sorted(seen[0]) == list(spec.sequences[0].sampled)  # homographies reach the QA signal
     seen.clear()
@@ -179,7 +182,7 @@ class Model(FilledBox):
         self.device = None
 
     def to(self, device):
-        self.device = device
+        self.device = pick_device(device)
         return self
 
 
@@ -190,4 +193,5 @@ def test_models_are_moved_to_the_device_torch_sees(tiny_got10k, monkeypatch):
     assert stage(tiny_got10k, "model").method.device == "cpu"  # a CPU worker reserved no GPU
     assert stage(tiny_got10k, "model", infer=Deferred()).method.device is None  # prepare/finalize only
     assert pick_device() in ("cpu", "cuda")
-    assert not hasattr(get_method("grabcut"), "to")  # classical methods never touch torch
+    method = get_method("grabcut")
+    assert method.to("cuda") is method  # classical methods hold no model and ignore the device
