@@ -105,7 +105,7 @@ def train(work: Path, recipe: str, fold: str, lasot: Path, threads: int) -> Path
 
 
 def score(weights: Path, fold: str, variants: list[str], davis: Path, threads: int, every: int,
-          out: Path) -> dict:
+          out: Path, label: str | None = None) -> dict:
     import torch
 
     from box2mask.datasets import open_dataset
@@ -115,7 +115,7 @@ def score(weights: Path, fold: str, variants: list[str], davis: Path, threads: i
     torch.set_num_threads(threads)
     reader = open_dataset("davis", davis)
     ids = split(fold)[1]
-    report = {"fold": fold, "sequences": ids, "every": every, "threads": threads,
+    report = {"fold": fold, "sequences": ids, "every": every, "threads": threads, **({"label": label} if label else {}),
               "provenance": provenance([weights]), "results": {}}
     for name in variants:
         network, config, meta = load_weights(weights)
@@ -175,6 +175,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--every", type=int, default=1)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--label", default=None, help="row label in the table (default: the file name without -FOLD)")
     p = sub.add_parser("table")
     p.add_argument("results", type=Path, nargs="+")
     args = parser.parse_args()
@@ -187,7 +188,8 @@ def main() -> None:
         if (args.recipe is None) == (args.weights is None):
             parser.error("score: give --recipe or --weights")
         weights = args.weights or run_dir(args.work, args.recipe, args.fold) / "weights.pt"
-        report = score(weights, args.fold, args.variants.split(","), args.davis, args.threads, args.every, args.out)
+        report = score(weights, args.fold, args.variants.split(","), args.davis, args.threads, args.every, args.out,
+                       args.label)
         print(json.dumps({k: v["mean"] for k, v in report["results"].items()}, indent=1))
     else:
         print(table(args.results))

@@ -18,6 +18,12 @@ Writes ``benchmarks/results/pipeline.json``.  Parts (``--parts``, default all):
   Ray: what decides how many CPU cores keep one GPU inference actor busy.
 * ``scan``: the planning scan on a synthetic GOT-10k split (the native layout),
   per sequence and per frame.
+* ``defaults``: the README command at the shipped defaults (the network, every CPU a worker) on a
+  GOT-10k folder (``--got10k``; default: all 18 davis16-dev sequences, every frame, converted):
+  end-to-end frames/s over the work and over the whole call, Ray start-up and shut-down, the
+  per-stage breakdown inside the workers, the peak memory of the process tree and the JPEG-decode
+  floor of the same frames (every CPU decoding, nothing else). ``--options '{"flip": false}'``
+  measures a variant (stored under its own key).
 * a GOT-10k-train projection for 8 GPUs from these numbers (assumptions in the JSON).
 
 Each part records the machine load (``os.getloadavg``) before and after: the
@@ -68,10 +74,10 @@ def child_annotate(spec: dict) -> None:
     from pipelines.annotate import AnnotateConfig, annotate
     from pipelines.status import run_status
 
+    extra = {"shard_frames": spec["shard_frames"]} if spec.get("shard_frames") else {}
     config = AnnotateConfig(dataset=spec["dataset"], root=Path(spec["root"]), out=Path(spec["out"]),
                             every=spec.get("every"), max_frames=spec.get("max_frames"),
-                            method=spec.get("method", "grabcut"), method_options=spec.get("options", {}),
-                            shard_frames=spec.get("shard_frames", 1000))
+                            method=spec.get("method", "grabcut"), method_options=spec.get("options", {}), **extra)
     summary = annotate(config, workers=spec["workers"])
     status = run_status(config.out)
     stats = [json.loads(p.read_text()) for p in sorted((config.out / "progress").glob("*.json"))]
@@ -86,6 +92,13 @@ def child_annotate(spec: dict) -> None:
         "concurrency": round(shard_seconds / status.busy_seconds, 2),
         "cores_obtained": round(cpu_seconds / status.busy_seconds, 2),
         "worker_cpu_ms_per_frame": round(1000 * cpu_seconds / max(summary.rows_written, 1), 1),
+        "frames_per_second_wall": round(summary.rows_written / summary.seconds, 3),
+        "ray_start_seconds": round(summary.ray_start_seconds, 2), "ray_stop_seconds": round(summary.ray_stop_seconds, 2),
+        "workers": summary.workers, "shard_frames": config.shard_frames,
+        # per-stage time inside the workers, summed over shards, per mask row (one worker's view)
+        "stage_ms_per_frame": {k: round(1000 * sum(s["stage_seconds"].get(k, 0.0) for s in stats)
+                                        / max(summary.rows_written, 1), 2)
+                               for k in sorted({k for s in stats for k in s["stage_seconds"]})},
     }))
 
 
@@ -229,7 +242,7 @@ def run_child(mode: str, spec: dict, *, token: str, taskset: str | None = None) 
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def annotate_case(dataset: str, root: Path, *, workers: int, tmp: Path, sample: bool = False, **spec) -> dict:
+def annotate_case(dataset: str, root: Path, *, workers: int | None, tmp: Path, sample: bool = False, **spec) -> dict:
     token = uuid.uuid4().hex
     out = tmp / f"{dataset}-{token[:8]}"
     full = {"dataset": dataset, "root": str(root), "out": str(out), "workers": workers, **spec}
@@ -270,6 +283,46 @@ def part_e2e(args, tmp: Path) -> dict:
     out["scaling_ratio_2_vs_1_davis"] = round(out["workers_2"]["runs"]["davis"]["frames_per_second_work"]
                                               / out["workers_1"]["runs"]["davis"]["frames_per_second_work"], 3)
     return out
+
+
+def decode_floor(root: Path, processes: int) -> dict:
+    """Frames/s of decoding every frame of a GOT-10k folder with ``processes`` processes and nothing else."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    frames = sorted(str(p) for p in root.glob("*/*.jpg"))
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        list(pool.map(_decode, frames, chunksize=16))
+    seconds = time.perf_counter() - start
+    return {"frames": len(frames), "processes": processes, "seconds": round(seconds, 2),
+            "frames_per_second": round(len(frames) / seconds, 1)}
+
+
+def _decode(path: str) -> int:
+    from box2mask.frames import read_rgb
+
+    return read_rgb(path).shape[0]
+
+
+def got10k_from_davis(dest: Path) -> Path:
+    """The 18 davis16-dev sequences as a box-only GOT-10k folder (frames linked), as a user would have them."""
+    sys.path.insert(0, str(REPO))
+    from benchmarks.prepare_training_data import davis_to_got10k_boxes
+    from box2mask.datasets import open_dataset
+
+    return davis_to_got10k_boxes(DAVIS, dest, open_dataset("davis", DAVIS).sequence_ids())
+
+
+def part_defaults(args, tmp: Path) -> dict:
+    """The README command at the shipped defaults (network, every CPU a worker) on a GOT-10k folder of real
+    video: end-to-end frames/s, Ray start-up and shut-down, the per-stage breakdown, the peak memory of the
+    process tree, and the JPEG-decode floor of the same frames."""
+    root = Path(args.got10k) if args.got10k else got10k_from_davis(tmp / "got10k")
+    options = json.loads(args.options)
+    run = annotate_case("got10k", root, workers=None, tmp=tmp, sample=True, method="network", options=options)
+    run["frames_per_second_work"] = round(run["rows"] / run["work_seconds"], 3)
+    return {"data": str(root) if args.got10k else "davis16-dev, all 18 sequences, every frame, as GOT-10k",
+            "options": options, "run": run, "decode_floor": decode_floor(root, os.cpu_count() or 1)}
 
 
 def part_memory(args, tmp: Path) -> dict:
@@ -371,7 +424,11 @@ def projection(results: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="e2e,memory,costs,scan")
+    parser.add_argument("--parts", default="e2e,memory,costs,scan",
+                        help="comma-separated: e2e, memory, costs, scan, defaults (the README command, network)")
+    parser.add_argument("--got10k", default=None, help="defaults part: a GOT-10k split folder (default: davis16-dev "
+                                                        "converted)")
+    parser.add_argument("--options", default="{}", help='defaults part: network options as JSON, e.g. \'{"flip": false}\'')
     parser.add_argument("--davis-max-frames", type=int, default=10)
     parser.add_argument("--cost-frames", type=int, default=10, help="frames per DAVIS sequence in the costs part")
     parser.add_argument("--memory-options", default='{"iterations": 1, "max_side": 96}')
@@ -397,10 +454,11 @@ def main() -> None:
     try:
         for part in parts:
             t = time.perf_counter()
-            results[part] = {"pipeline": part_e2e, "e2e": part_e2e, "memory": part_memory, "costs": part_costs,
-                             "scan": part_scan}[part](args, tmp)
-            results[part]["benchmark_seconds"] = round(time.perf_counter() - t, 1)
-            print(f"{part}: done in {results[part]['benchmark_seconds']} s", file=sys.stderr)
+            key = part if part != "defaults" or args.options == "{}" else f"defaults {args.options}"
+            results[key] = {"pipeline": part_e2e, "e2e": part_e2e, "memory": part_memory, "costs": part_costs,
+                            "scan": part_scan, "defaults": part_defaults}[part](args, tmp)
+            results[key]["benchmark_seconds"] = round(time.perf_counter() - t, 1)
+            print(f"{key}: done in {results[key]['benchmark_seconds']} s", file=sys.stderr)
         results["projection"] = projection(results)
         results["command"] = "python benchmarks/pipeline.py " + " ".join(sys.argv[1:])
         results["measured_at"] = time.strftime("%Y-%m-%d %H:%M:%S")

@@ -20,6 +20,7 @@ from box2mask.datasets import open_dataset
 from box2mask.devices import pick_device
 from box2mask.datasets.manifest import scan
 from box2mask.errors import Box2MaskError
+from box2mask.losses import LossWeights
 from box2mask.model.network import NetworkConfig
 from box2mask.structures import Problem, Sequence
 from box2mask.training.clips import ClipSampler, MotionSource
@@ -108,6 +109,21 @@ def live_motion(cache_size: int = 512) -> MotionSource:
         return cache[key]
 
     return compute
+
+
+TEACHER_WEIGHT = 0.5        # the teacher term's weight when teacher runs are given and no weight is
+WARMUP_FRACTION = 0.25      # the pairwise/affinity/temporal terms ramp in over this share of the run
+
+
+def training_loss_weights(iterations: int, *, terms: set[str], overrides: dict[str, float] | None = None,
+                          taught: bool = False, warmup: int | None = None) -> LossWeights:
+    """The loss weights of a training run: the library's defaults, the teacher at :data:`TEACHER_WEIGHT`
+    when a teacher is given, ``overrides`` (``--loss-weights``) on top, the terms not in ``terms`` off
+    (projection is always on), and a warm-up of :data:`WARMUP_FRACTION` of the run unless given."""
+    chosen = {**({"teacher": TEACHER_WEIGHT} if taught else {}), **(overrides or {})}
+    off = {t: 0.0 for t in ("pairwise", "affinity", "temporal") if t not in terms}
+    return replace(LossWeights(**chosen), **off,
+                   warmup_length=warmup if warmup is not None else int(iterations * WARMUP_FRACTION))
 
 
 def network_for_training(init_weights: Path | None, *, object_path: bool | None = None,

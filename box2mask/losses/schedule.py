@@ -30,8 +30,11 @@ def warmup(iteration: int, *, start: int = 0, length: int) -> float:
 class LossWeights:
     """Weight of each term; pairwise/affinity/temporal are also scaled by the warm-up factor.
 
-    All 1.0 by default (BoxInst and seed 003 add the terms unweighted); warm-up 10k iterations
-    from 0 (seed 003 §4.3, BoxInst). A weight of 0 switches a term off.
+    The box terms (projection, pairwise, affinity, temporal) are 1.0 by default (BoxInst and seed 003
+    add them unweighted); the teacher and the box prior are 0 (off) unless asked for; warm-up 10k
+    iterations from 0 (seed 003 §4.3, BoxInst). A weight of 0 switches a term off. The training job
+    sets its own defaults on top (``pipelines.train.training_loss_weights``: teacher 0.5 when a
+    teacher is given, warm-up over a quarter of the run).
     """
 
     projection: float = 1.0

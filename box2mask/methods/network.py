@@ -7,23 +7,38 @@ pastes back with the same function as :meth:`Predictor.finalize_frame`.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from box2mask.atomic import file_sha256
-from box2mask.crops import CropWindow, box_in_crop, extract, square_window
 from box2mask.devices import pick_device
 from box2mask.errors import Box2MaskError
 from box2mask.methods.base import FrameMask
 from box2mask.model.clips import Clip, plan_clips
 from box2mask.model.inference import InferenceConfig, check_overrides, needs_image
 from box2mask.model.postprocess import finalize_probability
-from box2mask.model.predictor import FrameItem, Predictor
+from box2mask.model.predictor import FrameItem, Predictor, prepare_frame
 from box2mask.model.weights import DEFAULT_WEIGHTS, inference_defaults
 from box2mask.structures import Sequence, Track
+
+
+@dataclass(frozen=True)
+class NetworkBatch:
+    """One window of one track, between the verbs: ``prepare`` fills the crops (``items``),
+    ``infer`` adds ``probabilities`` (and drops the crops, which need not travel back)."""
+
+    track_id: int
+    targets: np.ndarray                     # the frames that get masks
+    items: dict[int, FrameItem]             # every frame the clips use (targets and supports): window, crop
+    clips: list[Clip]
+    boxes: dict[int, np.ndarray]            # the track's box per frame of ``items``
+    images: dict[int, np.ndarray]           # full frames of the targets, when finalize needs them
+    height: int
+    width: int
+    probabilities: dict[int, np.ndarray] | None = None   # (S, S) float32 per target, after infer
 
 
 class NetworkMethod:
@@ -64,26 +79,20 @@ class NetworkMethod:
                                         device=torch.device(pick_device(device)), weights_sha256=self._predictor.weights_sha256)
         return self
 
-    def prepare(self, sequence: Sequence, track: Track, targets: np.ndarray) -> dict:
+    def prepare(self, sequence: Sequence, track: Track, targets: np.ndarray) -> NetworkBatch:
         config = self._config()
         clips = plan_clips(np.asarray(targets), track.visible, size=config.support, interval=config.interval)
         frames = sorted({int(f) for c in clips for f in c.frames})
-        size = config.crop_size
-        windows, crops, boxes, images = [], [], [], {}
         wanted = {int(t) for t in targets}
+        items, images = {}, {}
         for f in frames:
-            window = square_window(track.boxes[f], context=config.context)
             image = sequence.read_frame(f)
-            windows.append(window.as_array())
-            crops.append(extract(image, window, size))
-            boxes.append(box_in_crop(window, track.boxes[f], size))
+            items[f] = prepare_frame(image, track.boxes[f], config)
             if needs_image(config) and f in wanted:
                 images[f] = image  # edge refinement and the fallback in finalize need the full-resolution frame
-        return {"track_id": track.track_id, "targets": np.asarray(targets), "frames": np.asarray(frames),
-                "windows": np.asarray(windows), "crops": np.asarray(crops), "boxes": np.asarray(boxes),
-                "images": images, "track_boxes": track.boxes[np.asarray(frames)],
-                "clips": [(c.frames, c.weights, c.is_target) for c in clips],
-                "height": sequence.height, "width": sequence.width}
+        return NetworkBatch(track_id=track.track_id, targets=np.asarray(targets), items=items, clips=clips,
+                            boxes={f: track.boxes[f] for f in frames}, images=images,
+                            height=sequence.height, width=sequence.width)
 
     def check(self) -> None:
         """Fail now, with one plain error, if the weights file is missing or not ours."""
@@ -98,26 +107,21 @@ class NetworkMethod:
             self._inference = replace(inference_defaults(self.weights), **self.overrides)
         return self._inference
 
-    def infer(self, batch: dict) -> dict:
-        items = {int(f): FrameItem(CropWindow(*w), c, b)
-                 for f, w, c, b in zip(batch["frames"], batch["windows"], batch["crops"], batch["boxes"])}
-        clips = [Clip(*c) for c in batch["clips"]]
-        probs = self.predictor.run_clips(items, clips)
-        out = {k: v for k, v in batch.items() if k not in ("crops", "boxes")}  # crops are not needed after
-        out["probabilities"] = probs
-        return out
+    def infer(self, batch: NetworkBatch) -> NetworkBatch:
+        probs = self.predictor.run_clips(batch.items, batch.clips)
+        # the crops are not needed after: only the windows travel back
+        return replace(batch, items={f: replace(it, image=None, box=None) for f, it in batch.items.items()},
+                       probabilities=probs)
 
-    def finalize(self, batch: dict) -> list[FrameMask]:
+    def finalize(self, batch: NetworkBatch) -> list[FrameMask]:
         config = self._config()
-        windows = {int(f): CropWindow(*w) for f, w in zip(batch["frames"], batch["windows"])}
-        track_boxes = {int(f): b for f, b in zip(batch["frames"], batch["track_boxes"])}
         results = []
-        for t in batch["targets"]:
-            prob = batch["probabilities"].get(int(t))
+        for t in (int(t) for t in batch.targets):
+            prob = batch.probabilities.get(t)
             if prob is None:
-                results.append(FrameMask(batch["track_id"], int(t), None, float("nan")))
+                results.append(FrameMask(batch.track_id, t, None, float("nan")))
                 continue
-            done = finalize_probability(prob, windows[int(t)], track_boxes[int(t)], batch["height"], batch["width"],
-                                        config, batch["images"].get(int(t)))
-            results.append(FrameMask(batch["track_id"], int(t), done.mask, done.score, done.source, done.note))
+            done = finalize_probability(prob, batch.items[t].window, batch.boxes[t], batch.height, batch.width,
+                                        config, batch.images.get(t))
+            results.append(FrameMask(batch.track_id, t, done.mask, done.score, done.source, done.note))
         return results

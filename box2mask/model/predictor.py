@@ -38,11 +38,19 @@ class Prediction:
     note: str | None = None   # why the box test failed, when it did
 
 
-@dataclass
+@dataclass(frozen=True)
 class FrameItem:
+    """One frame as the network sees it: its crop window, the crop and the box drawn in it."""
+
     window: CropWindow
-    image: np.ndarray      # (S, S, 3) uint8
-    box: np.ndarray        # (S, S) float32
+    image: np.ndarray | None   # (S, S, 3) uint8 (None once inferred: only the window is needed after)
+    box: np.ndarray | None     # (S, S) float32
+
+
+def prepare_frame(image: np.ndarray, box: np.ndarray, config: InferenceConfig) -> FrameItem:
+    """The square crop around ``box`` (``config.context`` x its size) at ``config.crop_size``, and the box in it."""
+    window = square_window(box, context=config.context)
+    return FrameItem(window, extract(image, window, config.crop_size), box_in_crop(window, box, config.crop_size))
 
 
 class Predictor:
@@ -64,9 +72,7 @@ class Predictor:
 
     # ---- per-frame preparation (CPU) -------------------------------------------------------
     def prepare_frame(self, image: np.ndarray, box: np.ndarray) -> FrameItem:
-        size = self.config.crop_size
-        window = square_window(box, context=self.config.context)
-        return FrameItem(window, extract(image, window, size), box_in_crop(window, box, size))
+        return prepare_frame(image, box, self.config)
 
     # ---- the network on clips ----------------------------------------------------------------
     def run_clips(self, items: dict[int, FrameItem], clips) -> dict[int, np.ndarray]:

@@ -126,8 +126,10 @@ def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # pickle, zip and key errors alike for a file that is not ours
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path} is not a box2mask training checkpoint (refused to load: {first}); "
+        text = " ".join(str(exc).split())
+        reason = ("it asks to build objects other than tensors, numbers and strings, which is refused"
+                  if "weights only" in text.lower() else f"{type(exc).__name__}: {text[:200]}")
+        raise CheckpointError(f"{path} is not a box2mask training checkpoint ({reason}); "
                               "move it aside, or train into a new --out") from None
     missing = [k for k in ("iteration", "model", "optimizer", "config") if not isinstance(state, dict) or k not in state]
     if missing:

@@ -23,6 +23,8 @@ def command(dataset, root, split, every, max_frames, sequences, out, show_warnin
 
     Broken sequences are listed with the file, line and problem, and kept in the
     manifest as "invalid" so later steps skip them; the valid ones go ahead.
+    Exit status: 0 when every sequence is valid, 3 when some are not, 2 for a
+    usage error or an unusable dataset root.
     """
     from box2mask.export.failures import os_error
     from pipelines.scan import save_manifest, scan_dataset
@@ -66,3 +68,5 @@ def command(dataset, root, split, every, max_frames, sequences, out, show_warnin
                     f"{elapsed:.2f}")
     console.print(summary)
     console.print(f"manifest: {path}")
+    if bad:
+        raise SystemExit(3)  # like annotate: some sequences cannot be used (the valid ones are in the manifest)

@@ -76,7 +76,7 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
     from box2mask.losses import LossWeights
     from box2mask.training.clips import ClipConfig
     from box2mask.training.trainer import TrainConfig
-    from pipelines.train import DataSource, export_weights, network_for_training, train
+    from pipelines.train import DataSource, export_weights, network_for_training, train, training_loss_weights
 
     chosen = {t.strip() for t in losses.split(",") if t.strip()}
     unknown = chosen - set(LOSSES)
@@ -89,7 +89,7 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
     if sequences:
         ids = tuple(s.strip() for s in sequences.split(",") if s.strip())
         sources = [replace(s, sequences=ids) for s in sources]
-    overrides = {"teacher": 0.5} if teachers else {}
+    overrides = {}
     for item in filter(None, (x.strip() for x in loss_weights.split(","))):
         key, _, value = item.partition("=")
         if key not in LossWeights.__dataclass_fields__ or key.startswith("warmup"):
@@ -98,9 +98,8 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
             overrides[key] = float(value)
         except ValueError:
             fail(f"--loss-weights: {item!r} is not TERM=NUMBER")
-    base = LossWeights(**overrides)
-    weights = replace(base, **{t: 0.0 for t in LOSSES if t not in chosen and t != "projection"},
-                      warmup_length=warmup if warmup is not None else iterations // 4)
+    weights = training_loss_weights(iterations, terms=chosen, overrides=overrides, taught=bool(teachers),
+                                    warmup=warmup)
     try:
         network = network_for_training(Path(init_weights) if init_weights else None, object_path=object_path,
                                        encoder_features=None if box_only_targets is None else not box_only_targets)

@@ -213,3 +213,16 @@ def test_scan_cli(tmp_path, got10k_davis):
                           "--out", str(tmp_path / "x")], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert bad.returncode == 2 and "holds no LaSOT sequences" in bad.stderr
+
+
+def test_scan_exits_3_when_some_sequences_are_invalid(tmp_path):
+    from box2mask.synthetic.video import SyntheticSpec, write_got10k
+
+    root = write_got10k(tmp_path / "data", SyntheticSpec(num_sequences=2, num_frames=3, height=48, width=64))
+    victim = (root / "list.txt").read_text().split()[1]
+    (root / victim / "groundtruth.txt").write_text("1,2,3\n" * 3)
+    out = subprocess.run([sys.executable, "-m", "cli.main", "scan", "--dataset", "got10k", "--root", str(root),
+                          "--out", str(tmp_path / "scan")], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 3, out.stderr
+    assert f"invalid {victim}" in out.stderr and (tmp_path / "scan" / "manifest.parquet").is_file()

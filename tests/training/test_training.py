@@ -216,3 +216,14 @@ def test_the_teacher_band_leaves_the_pseudo_masks_boundary_out():
     assert trusted[5, 10] == 0 and trusted[4, 10] == 0 and trusted[6, 10] == 0  # on the boundary: left out
     assert trusted[2, 10] == 1 and trusted[8, 10] == 1          # 3 px away: kept
     assert (_away_from_boundary(teacher, 0) == 1).all()
+
+
+def test_training_defaults_live_in_the_pipeline_not_the_cli():
+    from pipelines.train import TEACHER_WEIGHT, training_loss_weights
+
+    w = training_loss_weights(600, terms={"projection", "pairwise", "affinity", "temporal"}, taught=True)
+    assert w.teacher == TEACHER_WEIGHT == 0.5 and w.warmup_length == 150 and w.pairwise == 1.0
+    w = training_loss_weights(1000, terms={"projection", "pairwise"}, overrides={"teacher": 0.2, "pairwise": 0.4},
+                              taught=True, warmup=10)
+    assert (w.teacher, w.pairwise, w.affinity, w.temporal, w.warmup_length) == (0.2, 0.4, 0.0, 0.0, 10)
+    assert training_loss_weights(8, terms={"projection"}).teacher == 0.0  # no teacher given: no teacher term
