@@ -131,9 +131,21 @@ def score(weights: Path, fold: str, variants: list[str], davis: Path, threads: i
     return report
 
 
+def baseline_rows(path: Path = Path(__file__).resolve().parent / "results" / "baselines.json") -> dict:
+    """The filled box and GrabCut per fold, from their per-sequence figures (every frame scored)."""
+    data = json.loads(path.read_text())
+    rows = {}
+    for method in ("filled-box", "grabcut"):
+        per_seq = data[method]["sequences"]
+        rows[f"{method} (every frame, results/baselines.json)"] = {
+            fold: {"mean": {k: float(np.mean([per_seq[s][k] for s in ids])) for k in ("J", "F", "JF")}}
+            for fold, ids in FOLDS.items()}
+    return rows
+
+
 def table(paths: list[Path]) -> str:
     """Rows ``method | fold A | fold B | fold C | mean`` of J&F (and J, F of the mean)."""
-    rows: dict[str, dict[str, dict]] = {}
+    rows: dict[str, dict[str, dict]] = baseline_rows()
     for path in paths:
         report = json.loads(path.read_text())
         label = report.get("label", path.stem.rsplit("-", 1)[0])

@@ -92,9 +92,11 @@ def one_line(text: str) -> str:
 
 def explain(exc: BaseException, *, target: Path | str | None = None, default_hint: str = RUN_HINT) -> Explained:
     """The message and hint for ``exc`` raised while reading a run and writing ``target``."""
-    from box2mask.export.source import RunError
+    from box2mask.export.source import DamagedShardError, RunError
 
     if isinstance(exc, OutputError):
+        return Explained(one_line(exc), exc.hint)
+    if isinstance(exc, DamagedShardError):
         return Explained(one_line(exc), exc.hint)
     if isinstance(exc, RunError):
         return Explained(one_line(exc), RUN_HINT)

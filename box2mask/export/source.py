@@ -33,6 +33,16 @@ class RunError(Box2MaskError):
     """The folder is not a readable run (no shards, unreadable shard, ...)."""
 
 
+REPAIR = ("run the same `box2mask annotate` command on this folder again: it moves damaged shards to "
+          "OUT/corrupt/ and recomputes them (`box2mask status OUT` lists them)")
+
+
+class DamagedShardError(RunError):
+    """A committed shard file cannot be read (garbage, truncated, 0 bytes); ``hint`` says how to repair it."""
+
+    hint = REPAIR
+
+
 @dataclass(frozen=True)
 class Skipped:
     """Something a picture or a summary left out because it could not be read.
@@ -56,7 +66,8 @@ def describe_skipped(items: list[Skipped] | tuple[Skipped, ...], limit: int = 8)
         these = [s for s in items if s.kind == kind]
         shown = "; ".join(str(s) for s in these[:limit])
         more = f"; and {len(these) - limit} more" if len(these) > limit else ""
-        lines.append(f"skipped {len(these)} {kind}(s): {shown}{more}")
+        repair = f"; to repair: {REPAIR}" if kind == "shard" else ""
+        lines.append(f"skipped {len(these)} {kind}(s): {shown}{more}{repair}")
     return lines
 
 
@@ -159,7 +170,7 @@ class RunSource:
         try:
             return pq.read_table(path, columns=names, schema=SCHEMA, filters=filters)
         except (OSError, pa.ArrowException) as exc:
-            raise RunError(f"shard {path} cannot be read: {exc}") from exc
+            raise DamagedShardError(f"shard {path} cannot be read ({' '.join(str(exc).split())})") from exc
 
     def categories(self) -> list[str]:
         """Every category name in the run, sorted (reads only the ``category`` column)."""
@@ -173,7 +184,7 @@ class RunSource:
         try:
             return pq.read_table(path, columns=[name], schema=SCHEMA)[name]
         except (OSError, pa.ArrowException) as exc:
-            raise RunError(f"shard {path} cannot be read: {exc}") from exc
+            raise DamagedShardError(f"shard {path} cannot be read ({' '.join(str(exc).split())})") from exc
 
     def sequence_ids(self) -> list[str]:
         """Sequence ids in the order :meth:`sequences` yields them."""

@@ -7,10 +7,10 @@ and its area against the box.  :class:`FitRule` says what counts as a failure.
 The rule catches collapses (a near-empty mask, a sliver along one side), not
 ordinary imperfections.  Its thresholds come from the definition of a tight box;
 one choice was made on the cross-validation folds: missing sides do not fail a
-mask (``min_sides`` 0).  On folds A and B every mask the sides rule flagged (37 of
-406 scored frames, none with less than 19 % of its box) was an ordinary mask
-missing a thin part, and GrabCut's on the same box scored lower (J&F 0.379
-against the network's 0.500; docs/benchmarks.md, "The box test and its fallback").
+mask (``min_sides`` 0).  On the three folds every mask the sides rule flagged (42 of
+603 scored frames, none with less than 19 % of its box) was an ordinary mask
+missing a thin part, and GrabCut's on the same box scored lower (J&F 0.416
+against the network's 0.520; docs/benchmarks.md, "The box test and its fallback").
 """
 
 from __future__ import annotations

@@ -286,3 +286,14 @@ def test_pipeline_method_and_predictor_give_the_same_masks(synthetic_got10k):
             continue
         assert np.array_equal(a.mask, b.mask) and a.score == b.score
         assert (a.source, a.note) == (b.source, b.note)
+
+
+def test_the_model_card_block_matches_what_the_weights_record():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "benchmarks/model_card.py", "--check"], cwd=repo, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr

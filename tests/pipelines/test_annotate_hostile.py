@@ -105,6 +105,10 @@ def test_a_damaged_shard_is_reported_moved_aside_and_recomputed(filled_run, tiny
     assert "00001" in st.damaged_shards and st.shards_done == 2 and not st.complete
     result, text = run_cli("status", out)
     assert "damaged shard 00001" in text
+    if damage != "other-shard":  # a sound parquet file of another shard still reads: only the recorded checksum knows
+        result, text = run_cli("export", out, "--format", "coco", "--dest", tmp_path / "coco.json")
+        assert result.exit_code == 2 and "shards/00001.parquet" in text
+        assert "run the same `box2mask annotate` command on this folder again" in text
     messages = []
     summary = annotate(AnnotateConfig(dataset="got10k", root=tiny_got10k, out=out, shard_frames=12,
                                       method="filled-box"), on_message=messages.append)
