@@ -155,6 +155,14 @@ def check_inside(listing: Listing | None, seq_id: str, folder: Path, root: Path,
     log.raise_if_errors()
 
 
+def sequence_folder(listing: Listing | None, seq_id: str, root: Path, log: ProblemLog) -> Path:
+    """``root / <listed name>``, checked: a plain name (:func:`entry_name`) whose folder stays inside
+    ``root`` (:func:`check_inside`); a located :class:`~box2mask.errors.SequenceError` otherwise."""
+    folder = root / entry_name(listing, seq_id, log, where=root)
+    check_inside(listing, seq_id, folder, root, log)
+    return folder
+
+
 def _located(entry: Entry | None, where: Path) -> tuple[Path, int | None]:
     if entry is not None and entry.file is not None:
         return entry.file, entry.line

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from box2mask.datasets.entries import Listing, check_inside, entry_name, listing_from_folders
+from box2mask.datasets.entries import Listing, listing_from_folders, sequence_folder
 from box2mask.datasets.validation import ProblemLog, finalize_boxes, present, read_lines, read_text, scan_frames
 from box2mask.errors import DatasetError
 from box2mask.frames import regular_file_problem
@@ -71,9 +71,7 @@ class FolderReader:
 
     def load(self, seq_id: str) -> Sequence:
         log = ProblemLog(seq_id)
-        listing = self.listing()
-        folder = self.root / entry_name(listing, seq_id, log, where=self.root)
-        check_inside(listing, seq_id, folder, self.root, log)
+        folder = sequence_folder(self.listing(), seq_id, self.root, log)
         frame_dir = folder / "frames" if (folder / "frames").is_dir() else folder
         frames, size = scan_frames(frame_dir, log, numbered=False)
         log.raise_if_errors()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from box2mask.datasets.entries import Listing, check_inside, entry_name, listing_from_file, listing_from_folders
+from box2mask.datasets.entries import Listing, listing_from_file, listing_from_folders, sequence_folder
 from box2mask.datasets.validation import (
     ProblemLog,
     finalize_boxes,
@@ -80,9 +80,7 @@ class Got10kReader:
 
     def load(self, seq_id: str) -> Sequence:
         log = ProblemLog(seq_id)
-        listing = self.listing()
-        folder = self.root / entry_name(listing, seq_id, log, where=self.root)
-        check_inside(listing, seq_id, folder, self.root, log)
+        folder = sequence_folder(self.listing(), seq_id, self.root, log)
         if not folder.is_dir():
             log.error("sequence folder listed in list.txt does not exist", folder)
             log.raise_if_errors()

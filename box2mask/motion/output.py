@@ -55,16 +55,8 @@ def write_jpeg(path: Path | str, rgb: np.ndarray, *, quality: int = 85) -> None:
 
 def flush_to_disk(paths: list[Path]) -> None:
     """fsync ``paths`` and their folders, so a completion marker written next never outlives them."""
-    folders = set()
-    for path in paths:
+    for path in [*paths, *{Path(p).parent for p in paths}]:
         fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        folders.add(Path(path).parent)
-    for folder in folders:
-        fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:

@@ -69,12 +69,16 @@ def test_missing_shard_is_redone_identically_on_any_layout(first_run, tiny_got10
     assert st.frames_per_second and st.frames_per_second > 0 and st.lock == "not running"
 
 
-def test_a_different_configuration_is_refused_unless_forced(first_run, tiny_got10k, tmp_path):
-    out, *_ = first_run
+def copy_with_other_config(out, root, tmp_path):
+    """A copy of the first run, and a configuration that differs from its run.json (sampling, method)."""
     copy = tmp_path / "out"
     shutil.copytree(out, copy)
-    changed = AnnotateConfig(dataset="got10k", root=tiny_got10k, out=copy, shard_frames=12, every=2,
-                             method="filled-box")
+    return copy, AnnotateConfig(dataset="got10k", root=root, out=copy, shard_frames=12, every=2, method="filled-box")
+
+
+def test_a_different_configuration_is_refused_unless_forced(first_run, tiny_got10k, tmp_path):
+    out, *_ = first_run
+    copy, changed = copy_with_other_config(out, tiny_got10k, tmp_path)
     with pytest.raises(ConfigError, match=r"(?s)every: 1 \(in run.json\) -> 2 \(now\).*method"):
         annotate(changed)
     assert rows_of(copy) == rows_of(out)  # refused before touching anything
@@ -83,10 +87,7 @@ def test_a_different_configuration_is_refused_unless_forced(first_run, tiny_got1
 
 def test_force_moves_the_old_run_aside(first_run, tiny_got10k, tmp_path):
     out, *_ = first_run
-    copy = tmp_path / "out"
-    shutil.copytree(out, copy)
-    changed = AnnotateConfig(dataset="got10k", root=tiny_got10k, out=copy, shard_frames=12, every=2,
-                             method="filled-box")
+    copy, changed = copy_with_other_config(out, tiny_got10k, tmp_path)
     summary = annotate(changed, force=True)
     assert summary.complete and summary.superseded is not None
     assert sorted(p.name for p in (summary.superseded / "shards").iterdir()) == [p.name for p in shard_paths(out)]
