@@ -52,7 +52,8 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="box2mask")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="On an error, also print the Python traceback behind the message.")
+def main(debug: bool) -> None:
     """box2mask: masks from the boxes of video tracking datasets.
 
     \b
@@ -62,6 +63,8 @@ def main() -> None:
       box2mask export run/ --format coco --dest run/coco.json
     """
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if debug:
+        os.environ["BOX2MASK_DEBUG"] = "1"
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ markup is resolved, no styling codes) and tables take the width they need.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+import traceback
 import time
 from typing import Iterator
 
@@ -21,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
+DEBUG_ENV = "BOX2MASK_DEBUG"  # set by `box2mask --debug`: errors also print their traceback
 PLAIN_WIDTH = 10_000  # the width tables are laid out in when output is not a terminal
 
 
@@ -122,4 +125,6 @@ def fail(message: str, hint: str | None = None) -> None:
     say(f"[bold red]error:[/] {message}")
     if hint:
         say(f"[dim]hint:[/] {hint}")
+    if os.environ.get(DEBUG_ENV) and sys.exc_info()[0] is not None:  # `box2mask --debug ...`
+        traceback.print_exc(file=sys.stderr)
     raise SystemExit(2)

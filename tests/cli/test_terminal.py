@@ -157,3 +157,16 @@ def test_the_demo_bar_counts_a_resumed_run_once_and_closes_before_the_next_step(
         assert calls[-1] == ("close",)
     assert calls == [("open", "annotate", 40), ("skip", 20), ("advance", 0, "videos 2/4"),
                      ("advance", 10, "videos 3/4"), ("advance", 10, "videos 4/4"), ("close",)]
+
+
+def test_debug_adds_the_traceback_behind_an_error(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.json").write_text("{not json")
+    plain = subprocess.run([sys.executable, "-m", "cli.main", "status", str(out)], cwd=REPO, env=narrow_env(),
+                           capture_output=True, text=True, timeout=120)
+    debug = subprocess.run([sys.executable, "-m", "cli.main", "--debug", "status", str(out)], cwd=REPO,
+                           env=narrow_env(), capture_output=True, text=True, timeout=120)
+    assert plain.returncode == debug.returncode == 2
+    assert "is not valid JSON" in plain.stderr and "Traceback" not in plain.stderr
+    assert "is not valid JSON" in debug.stderr and "Traceback (most recent call last)" in debug.stderr
