@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -136,3 +137,24 @@ def test_exit_status_is_3_when_sequences_failed(ray_local, tiny_got10k, tmp_path
     clean, text = run_cli(*annotate_args(tiny_got10k, tmp_path / "clean", "--method", "filled-box"))
     assert clean.exit_code == 0, text
     assert f"box2mask export {tmp_path / 'clean'} --format coco --dest {tmp_path / 'clean'}/coco.json" in text
+
+
+@pytest.mark.parametrize("code, cause", [(28, "the disk is full"), (30, "the file system is read-only")])
+def test_a_full_or_read_only_output_is_one_line_naming_the_cause(tiny_got10k, tmp_path, monkeypatch, code, cause):
+    import errno
+
+    import pipelines.annotate.runfolder as runfolder
+    import pipelines.scan as scan
+
+    assert code in (errno.ENOSPC, errno.EROFS)
+
+    def refuse(table, out):
+        raise OSError(code, os.strerror(code), str(out / "manifest.parquet"))
+
+    monkeypatch.setattr(runfolder, "save_manifest", refuse)
+    monkeypatch.setattr(scan, "save_manifest", refuse)
+    for args in (annotate_args(tiny_got10k, tmp_path / "out", "--method", "filled-box"),
+                 ("scan", "--dataset", "got10k", "--root", tiny_got10k, "--out", tmp_path / "scan")):
+        result, text = run_cli(*args)
+        assert result.exit_code == 2, text
+        assert f"manifest.parquet: {cause}" in text and "Traceback" not in text
