@@ -24,7 +24,7 @@ class InferenceConfig:
     refine: bool = True
     threshold: float = 0.5
     edges: str = "none"       # full-resolution edge refinement: none | guided | grabcut (box2mask.model.edges)
-    flip: bool = True         # also segment the mirrored crops and average (2x the network work)
+    flip: bool = False        # also segment the mirrored crops and average (2x the network work; off: see the model card)
     clip_to_box: bool = True  # drop mask pixels outside the (tight) box
     fallback: str = "grabcut"  # a mask failing the box test (box2mask.masks.boxfit) -> GrabCut's, if it fits better
     clips_per_batch: int = 4

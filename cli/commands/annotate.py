@@ -106,7 +106,7 @@ class Display:
               help="Box-to-mask method: network (the shipped video network), grabcut or filled-box (baselines).")
 @click.option("--method-option", "-O", "method_option", multiple=True, metavar="KEY=VALUE",
               help="Option passed to the method's constructor, e.g. -O iterations=3 (grabcut) or "
-                   "-O flip=false (network: half the work; box2mask/weights/MODEL_CARD.md). Typos are refused with "
+                   "-O flip=true (network: mirror averaging, twice the work; box2mask/weights/MODEL_CARD.md). Typos are refused with "
                    "the valid keys listed. Repeatable.")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False),
               help="Model weights for the method; their SHA-256 goes into run.json.")
