@@ -326,6 +326,15 @@ def part_defaults(args, tmp: Path) -> dict:
             "options": options, "run": run, "decode_floor": decode_floor(root, os.cpu_count() or 1)}
 
 
+def part_provenance(part: str) -> dict:
+    """Commit, command, date and (for the parts that run the network) the shipped weights' SHA-256."""
+    sys.path.insert(0, str(REPO))
+    from benchmarks.provenance import provenance
+    from box2mask.model.weights import DEFAULT_WEIGHTS
+
+    return provenance([DEFAULT_WEIGHTS] if part == "defaults" else [])
+
+
 def part_memory(args, tmp: Path) -> dict:
     options = json.loads(args.memory_options)
     common = {"method": "grabcut", "options": options}
@@ -460,6 +469,7 @@ def main() -> None:
             results[key] = {"pipeline": part_e2e, "e2e": part_e2e, "memory": part_memory, "costs": part_costs,
                             "scan": part_scan, "defaults": part_defaults}[part](args, tmp)
             results[key]["benchmark_seconds"] = round(time.perf_counter() - t, 1)
+            results[key]["provenance"] = part_provenance(part)
             print(f"{key}: done in {results[key]['benchmark_seconds']} s", file=sys.stderr)
         results["projection"] = projection(results)
         results["command"] = "python benchmarks/pipeline.py " + " ".join(sys.argv[1:])
