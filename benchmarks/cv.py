@@ -148,6 +148,8 @@ def table(paths: list[Path]) -> str:
     rows: dict[str, dict[str, dict]] = baseline_rows()
     for path in paths:
         report = json.loads(path.read_text())
+        if "fold" not in report:  # another result in the same folder (e.g. fallback_probe.json)
+            continue
         label = report.get("label", path.stem.rsplit("-", 1)[0])
         for variant, result in report["results"].items():
             rows.setdefault(f"{label} {variant}", {})[report["fold"]] = result
