@@ -48,6 +48,15 @@ def run_info_block(source: RunSource, fmt: str) -> dict:
             "weights_sha256": info.weights_sha256 if info else None}
 
 
+def open_document(fh: TextIO, source: RunSource, fmt: str) -> JsonStream:
+    """Start a COCO-style JSON document on ``fh``: the object, its ``info`` block and empty ``licenses``."""
+    js = JsonStream(fh)
+    js.open_object()
+    js.value(run_info_block(source, fmt), "info")
+    js.value([], "licenses")
+    return js
+
+
 def export_coco(source: RunSource, dest: Path | str, *, options: ExportOptions = ExportOptions(),
                 on_sequence: Callable[[SequenceRows], None] | None = None) -> ExportStats:
     """Write ``dest`` (a ``.json`` file); returns the counts."""
@@ -69,10 +78,7 @@ def _write(fh: TextIO, annotations: Spool, videos: Spool, source: RunSource, sta
     name_of = FrameNamer(source, options.image_root)
     image_id = annotation_id = instance_id = 0
     dataset = source.info.dataset if source.info else None
-    js = JsonStream(fh)
-    js.open_object()
-    js.value(run_info_block(source, "coco"), "info")
-    js.value([], "licenses")
+    js = open_document(fh, source, "coco")
     js.open_array("images")
     for video_id, seq in counted_sequences(source, stats, tally):
         videos.add({"id": video_id, "name": seq.id, "width": seq.width, "height": seq.height})
@@ -107,12 +113,8 @@ def _write(fh: TextIO, annotations: Spool, videos: Spool, source: RunSource, sta
         if on_sequence is not None:
             on_sequence(seq)
     js.close("array")
-    js.open_array("annotations")
-    js.items_from(annotations)
-    js.close("array")
-    js.open_array("videos")
-    js.items_from(videos)
-    js.close("array")
+    js.array_from("annotations", annotations)
+    js.array_from("videos", videos)
     js.value(category_list(cats, dataset), "categories")
     js.close("object")
     fh.write("\n")

@@ -91,6 +91,12 @@ class JsonStream:
         spool.copy_to(self.fh)
         self._stack[-1][1] += spool.count
 
+    def array_from(self, key: str, spool: "Spool") -> None:
+        """``"key": [...]`` in the current object, holding a spool's items."""
+        self.open_array(key)
+        self.items_from(spool)
+        self.close("array")
+
     def complete(self) -> bool:
         return self._done and not self._stack
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from box2mask.atomic import atomic_path
-from box2mask.export.coco import run_info_block
+from box2mask.export.coco import open_document
 from box2mask.export.common import (
     counted_sequences,
     ExportOptions,
@@ -35,7 +35,7 @@ from box2mask.export.common import (
     tally_for,
     xywh,
 )
-from box2mask.export.jsonstream import JsonStream, Spool, dumps
+from box2mask.export.jsonstream import Spool, dumps
 from box2mask.export.source import RunSource, SequenceRows
 from box2mask.export.validate import ShardTally, check_ytvis
 
@@ -61,10 +61,7 @@ def _write(fh: TextIO, annotations: Spool, source: RunSource, stats: ExportStats
            on_sequence: Callable[[SequenceRows], None] | None) -> None:
     """The document, videos first; each track's annotation is spooled and copied in after them."""
     annotation_id = 0
-    js = JsonStream(fh)
-    js.open_object()
-    js.value(run_info_block(source, "youtube-vis"), "info")
-    js.value([], "licenses")
+    js = open_document(fh, source, "youtube-vis")
     js.open_array("videos")
     for video_id, seq in counted_sequences(source, stats, tally):
         frames = seq.frames()
@@ -80,9 +77,7 @@ def _write(fh: TextIO, annotations: Spool, source: RunSource, stats: ExportStats
         if on_sequence is not None:
             on_sequence(seq)
     js.close("array")
-    js.open_array("annotations")
-    js.items_from(annotations)
-    js.close("array")
+    js.array_from("annotations", annotations)
     js.value(category_list(cats, dataset), "categories")
     js.close("object")
     fh.write("\n")
