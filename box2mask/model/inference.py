@@ -52,8 +52,9 @@ def check_overrides(overrides: dict) -> dict:
               isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else
               isinstance(value, kind))
         if not ok:
-            raise Box2MaskError(f"network option {key}={value!r}: expected {kind.__name__} "
-                                f"(e.g. {key}={json.dumps(getattr(InferenceConfig(), key))})")
+            expected = "true or false" if kind is bool else (
+                f"{kind.__name__} (e.g. {key}={json.dumps(getattr(InferenceConfig(), key))})")
+            raise Box2MaskError(f"network option {key}={value!r}: expected {expected}")
         if key == "fallback" and value not in FALLBACKS:
             raise Box2MaskError(f"network option fallback={value!r}: choose one of {', '.join(FALLBACKS)}")
     return dict(overrides)

@@ -32,7 +32,9 @@ def test_an_unknown_network_option_fails_at_once_with_the_valid_keys(tiny_got10k
     assert "unknown network option 'no_such_key'; valid options: crop_size, context, support" in text
     assert "Traceback" not in text and not (out / "run.json").exists()
     result, text = run_cli(*annotate_args(tiny_got10k, out, "-O", "flip=maybe"))
-    assert result.exit_code == 2 and "network option flip='maybe': expected bool (e.g. flip=true)" in text
+    assert result.exit_code == 2 and "network option flip='maybe': expected true or false" in text
+    result, text = run_cli(*annotate_args(tiny_got10k, out, "-O", "support=five"))
+    assert result.exit_code == 2 and "network option support='five': expected int (e.g. support=5)" in text
     result, text = run_cli(*annotate_args(tiny_got10k, out, "--method", "grabcut", "-O", "iterations=0"))
     assert result.exit_code == 2 and "grabcut option iterations=0: expected a whole number >= 1" in text
 
