@@ -16,6 +16,7 @@ import torch
 from box2mask.atomic import file_sha256
 from box2mask.devices import pick_device
 from box2mask.errors import Box2MaskError
+from box2mask.frames import read_rgb
 from box2mask.methods.base import FrameMask
 from box2mask.model.clips import Clip, plan_clips
 from box2mask.model.inference import InferenceConfig, check_overrides, needs_image
@@ -35,10 +36,17 @@ class NetworkBatch:
     items: dict[int, FrameItem]             # every frame the clips use (targets and supports): window, crop
     clips: list[Clip]
     boxes: dict[int, np.ndarray]            # the track's box per frame of ``items``
-    images: dict[int, np.ndarray]           # full frames of the targets, when finalize needs them
+    images: dict[int, np.ndarray]           # full frames of the targets when edge refinement needs them all
+    paths: dict[int, Path]                  # the targets' frame files: the fallback decodes one when it must
     height: int
     width: int
     probabilities: dict[int, np.ndarray] | None = None   # (S, S) float32 per target, after infer
+
+    def image_of(self, frame: int):
+        """A function giving ``frame``'s full-resolution image (held, or decoded when called)."""
+        if frame in self.images:
+            return lambda: self.images[frame]
+        return lambda: read_rgb(self.paths[frame])
 
 
 class NetworkMethod:
@@ -89,9 +97,10 @@ class NetworkMethod:
             image = sequence.read_frame(f)
             items[f] = prepare_frame(image, track.boxes[f], config)
             if needs_image(config) and f in wanted:
-                images[f] = image  # edge refinement and the fallback in finalize need the full-resolution frame
+                images[f] = image  # edge refinement in finalize needs every target's full-resolution frame
         return NetworkBatch(track_id=track.track_id, targets=np.asarray(targets), items=items, clips=clips,
                             boxes={f: track.boxes[f] for f in frames}, images=images,
+                            paths={f: sequence.frames[f] for f in wanted},
                             height=sequence.height, width=sequence.width)
 
     def check(self) -> None:
@@ -122,6 +131,6 @@ class NetworkMethod:
                 results.append(FrameMask(batch.track_id, t, None, float("nan")))
                 continue
             done = finalize_probability(prob, batch.items[t].window, batch.boxes[t], batch.height, batch.width,
-                                        config, batch.images.get(t))
+                                        config, batch.image_of(t))
             results.append(FrameMask(batch.track_id, t, done.mask, done.score, done.source, done.note))
         return results

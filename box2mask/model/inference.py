@@ -32,8 +32,9 @@ class InferenceConfig:
 
 
 def needs_image(config: InferenceConfig) -> bool:
-    """Whether finalize needs the full-resolution frame (edge refinement, the fallback)."""
-    return config.edges != "none" or config.fallback != "none"
+    """Whether finalize needs every target's full-resolution frame (edge refinement). The fallback needs
+    one only for a mask failing the box test, and reads it then."""
+    return config.edges != "none"
 
 
 def check_overrides(overrides: dict) -> dict:

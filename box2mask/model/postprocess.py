@@ -10,7 +10,7 @@ confidence is lowered either way, so a collapsed mask never reports 0.99.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
@@ -62,14 +62,20 @@ def confidence(probability: np.ndarray, threshold: float = 0.5) -> float:
 
 
 def finalize_probability(probability: np.ndarray, window: CropWindow, box: np.ndarray, height: int, width: int,
-                         config: "InferenceConfig", image: np.ndarray | None) -> Settled:
-    """One target frame from crop-space probability to its stored mask: paste back, threshold, box test."""
+                         config: "InferenceConfig", image_of: Callable[[], np.ndarray] | None) -> Settled:
+    """One target frame from crop-space probability to its stored mask: paste back, threshold, box test.
+
+    ``image_of()`` gives the full-resolution frame; it is called only when something needs it (edge
+    refinement, or a mask failing the box test), so most frames are never decoded here.
+    """
+    image = image_of() if image_of is not None and config.edges != "none" else None
     mask = to_mask(probability, window, box, height, width, config, image)
-    return settle(mask, confidence(probability, config.threshold), box, config, image)
+    return settle(mask, confidence(probability, config.threshold), box, config,
+                  image_of if image is None else (lambda: image))
 
 
 def settle(mask: np.ndarray, score: float, box: np.ndarray, config: "InferenceConfig",
-           image: np.ndarray | None) -> Settled:
+           image_of: Callable[[], np.ndarray] | None) -> Settled:
     """The network's ``mask`` checked against its tight ``box``; replaced when it fails and a candidate fits better.
 
     The reported score becomes ``score x fit`` for a failing mask (``fit`` < 1, see
@@ -80,9 +86,9 @@ def settle(mask: np.ndarray, score: float, box: np.ndarray, config: "InferenceCo
     if reason is None:
         return Settled(mask, score, "network")
     lowered = float(score) * fit.score()
-    if config.fallback == "none" or image is None:
+    if config.fallback == "none" or image_of is None:
         return Settled(mask, lowered, "network", f"{reason}; kept (no fallback)")
-    candidate = grabcut_in_box(image, box)
+    candidate = grabcut_in_box(image_of(), box)
     if config.clip_to_box:
         candidate &= box_to_mask(box, *mask.shape)
     other = box_fit(candidate, box, side_tolerance=RULE.side_tolerance)

@@ -23,7 +23,7 @@ from box2mask.crops import CropWindow, box_in_crop, extract, square_window
 from box2mask.devices import pick_device
 from box2mask.model.clips import plan_clips
 from box2mask.model.features import FeatureCache
-from box2mask.model.inference import InferenceConfig, needs_image
+from box2mask.model.inference import InferenceConfig
 from box2mask.model.network import VideoBoxToMask
 from box2mask.model.postprocess import finalize_probability
 from box2mask.model.weights import DEFAULT_WEIGHTS, load_weights
@@ -129,10 +129,11 @@ class Predictor:
 
     # ---- back to full frames (CPU) --------------------------------------------------------------
     def finalize_frame(self, probability: np.ndarray, window: CropWindow, box: np.ndarray,
-                       height: int, width: int, *, image: np.ndarray | None = None,
+                       height: int, width: int, *, image: np.ndarray | Callable[[], np.ndarray] | None = None,
                        keep_probability: bool = False) -> Prediction:
         """Paste back, threshold (refining edges on ``image`` when configured), score, box test and fallback."""
-        done = finalize_probability(probability, window, box, height, width, self.config, image)
+        image_of = image if callable(image) or image is None else (lambda: image)
+        done = finalize_probability(probability, window, box, height, width, self.config, image_of)
         return Prediction(done.mask, done.score, probability if keep_probability else None, done.source, done.note)
 
     def plan(self, visible: np.ndarray, targets: np.ndarray):
@@ -163,7 +164,7 @@ class Predictor:
         results: list[Prediction | None] = []
         for t in targets:
             if int(t) in probs:
-                image = get(int(t)) if needs_image(self.config) else None
+                image = (lambda t=int(t): get(t))  # decoded only if finalize needs it
                 results.append(self.finalize_frame(probs[int(t)], items[int(t)].window, boxes[t], *size,
                                                    image=image))
             else:

@@ -79,15 +79,16 @@ def test_settle_replaces_a_collapsed_mask_and_lowers_its_confidence():
     frames, boxes = solid_rectangle_video(n=1)
     collapsed = np.zeros(frames[0].shape[:2], bool)
     collapsed[30:34, 40:44] = True
-    done = settle(collapsed, 0.99, boxes[0], InferenceConfig(), frames[0])
+    done = settle(collapsed, 0.99, boxes[0], InferenceConfig(), lambda: frames[0])
     assert done.source == "grabcut" and done.note == "network mask covers 0% of its box"
     assert done.score < 0.1
     assert done.mask[30:80, 40:110].mean() > 0.95          # GrabCut finds the rectangle
-    kept = settle(collapsed, 0.99, boxes[0], replace(InferenceConfig(), fallback="none"), frames[0])
+    kept = settle(collapsed, 0.99, boxes[0], replace(InferenceConfig(), fallback="none"), lambda: frames[0])
     assert kept.source == "network" and kept.mask is collapsed and kept.score < 0.1
     good = np.zeros_like(collapsed)
     good[30:80, 40:110] = True
-    assert settle(good, 0.8, boxes[0], InferenceConfig(), frames[0]) == \
+    never = lambda: pytest.fail("a mask that fits its box needs no frame")  # noqa: E731
+    assert settle(good, 0.8, boxes[0], InferenceConfig(), never) == \
         type(done)(good, 0.8, "network", None)
 
 
