@@ -68,9 +68,11 @@ def read_shard(path: Path | str) -> pa.Table:
 def shard_problem(path: Path | str, *, rows: int | None = None, sha256: str | None = None) -> str | None:
     """Why the shard file at ``path`` cannot count as committed, or ``None`` when it is sound.
 
-    Reads the parquet footer and every column (so a file overwritten with garbage,
-    truncated to 0 bytes or cut short fails), checks the schema, and, when the
-    commit recorded them, the row count and the file's SHA-256.
+    A file whose SHA-256 equals the one its commit recorded is the committed file:
+    sound, without parsing it (a resume or ``status`` over thousands of shards
+    hashes them, it does not decode them).  Otherwise it reads the parquet footer
+    and every column (so a file overwritten with garbage, truncated to 0 bytes or
+    cut short fails), checks the schema, and the recorded row count and SHA-256.
     """
     from box2mask.atomic import file_sha256
 
@@ -80,6 +82,9 @@ def shard_problem(path: Path | str, *, rows: int | None = None, sha256: str | No
             return "not a regular file"
         if path.stat().st_size == 0:
             return "empty file (0 bytes)"
+        digest = file_sha256(path) if sha256 is not None else None
+        if digest is not None and digest == sha256:
+            return None
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
         return f"not a readable parquet file ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
@@ -88,7 +93,7 @@ def shard_problem(path: Path | str, *, rows: int | None = None, sha256: str | No
         return f"not a box2mask shard (missing columns {', '.join(missing[:4])})"
     if rows is not None and table.num_rows != rows:
         return f"holds {table.num_rows} rows, {rows} were committed"
-    if sha256 is not None and file_sha256(path) != sha256:
+    if digest is not None:  # it differs, or we would have returned above
         return "its content changed after it was committed (SHA-256 differs)"
     return None
 
