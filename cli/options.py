@@ -26,12 +26,19 @@ sequences_option = click.option(
     help="Comma-separated sequence ids to process instead of the whole dataset.")
 
 
-def dataset_options(func):
-    """All options that pick and sample a dataset."""
-    for option in reversed([dataset_option, root_option, split_option, every_option, max_frames_option,
-                            sequences_option]):
-        func = option(func)
-    return func
+def dataset_options_with(*, every=every_option, max_frames=max_frames_option):
+    """A decorator adding the options that pick and sample a dataset, with a command's own
+    ``--every`` / ``--max-frames`` when their meaning differs (``box2mask motion``)."""
+    def decorate(func):
+        for option in reversed([dataset_option, root_option, split_option, every, max_frames, sequences_option]):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+dataset_options = dataset_options_with()
+"""All options that pick and sample a dataset (annotate's sampling)."""
 
 
 def parse_sequences(value: str | None) -> list[str] | None:

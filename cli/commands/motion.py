@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from box2mask.errors import Box2MaskError
-from cli.options import dataset_option, parse_sequences, root_option, sequences_option, split_option
+from cli.options import dataset_options_with, parse_sequences
 from cli.progress import console, fail, track
 
 CONFIGS = ("none", "bf", "bf-bdf", "full")
@@ -26,16 +26,8 @@ max_frames_option = click.option(
     help="At most this many motion maps per video, spread evenly (default and 0: no limit).")
 
 
-def motion_dataset_options(func):
-    """The options that pick a dataset, with motion's own --every."""
-    for option in reversed([dataset_option, root_option, split_option, every_option, max_frames_option,
-                            sequences_option]):
-        func = option(func)
-    return func
-
-
 @click.command("motion")
-@motion_dataset_options
+@dataset_options_with(every=every_option, max_frames=max_frames_option)
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
               help="Folder for OUT/<sequence>/<frame stem>.png (8-bit maps, 255 = strongest motion).")
 @click.option("--config", "config_name", type=click.Choice(CONFIGS), default="full", show_default=True,
