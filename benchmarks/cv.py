@@ -40,7 +40,8 @@ from box2mask.atomic import atomic_write_json  # noqa: E402
 BIN = Path(sys.executable).parent
 LOSSES = "teacher=0.5,pairwise=0.4,affinity=0.3,temporal=0.3"
 
-# A recipe is the `box2mask train` options of one fold run, from the ImageNet backbone alone.
+# A recipe is the `box2mask train` options of one fold run, from the ImageNet backbone alone
+# (or from another recipe's weights of the same fold: RECIPE_INIT).
 RECIPES: dict[str, list[str]] = {
     # today's shipped wiring in one stage: decoder without m_t, supports dropped at 0.3
     # (600 steps: what three folds cost in one session on one CPU thread; LaSOT without a teacher)
@@ -48,7 +49,12 @@ RECIPES: dict[str, list[str]] = {
     # r1 + the teacher's boundary band (3 crop px each side) left out of the teacher loss (issue 12, item 4)
     "r2-band": ["--iterations", "600", "--no-object-path", "--support-dropout", "0.3", "--loss-weights", LOSSES,
                 "--teacher-band", "3"],
+    # r1 continued: 900 more steps at lr 3e-4 from that fold's r1 weights (does length matter?)
+    "r1-ft": ["--iterations", "900", "--lr", "3e-4", "--no-object-path", "--support-dropout", "0.3",
+              "--loss-weights", LOSSES],
 }
+# A recipe that starts from another recipe's weights of the same fold.
+RECIPE_INIT: dict[str, str] = {"r1-ft": "r1"}
 
 
 def _run(cmd: list[str], *, threads: int | None = None) -> None:
@@ -100,6 +106,11 @@ def train(work: Path, recipe: str, fold: str, lasot: Path, threads: int) -> Path
            "--motion-cache", str(work / "motion"),
            "--teacher", str(work / "teacher/davis"), "--teacher", str(work / "teacher/synthetic"),
            "--out", str(out), *RECIPES[recipe]]
+    if recipe in RECIPE_INIT:
+        base = run_dir(work, RECIPE_INIT[recipe], fold) / "weights.pt"
+        if not base.is_file():
+            raise SystemExit(f"{recipe} starts from {base}: train --recipe {RECIPE_INIT[recipe]} --fold {fold} first")
+        cmd += ["--init", str(base)]
     _run(cmd, threads=threads)
     return out / "weights.pt"
 
@@ -120,7 +131,10 @@ def score(weights: Path, fold: str, variants: list[str], davis: Path, threads: i
     for name in variants:
         network, config, meta = load_weights(weights)
         trained_on = {s for src in meta.get("sources", []) for s in (src.get("sequences") or [])}
-        if trained_on & set(ids):
+        if meta.get("adapted_from") and trained_on == set(ids):
+            # `annotate --adapt` on the fold's own videos: their boxes were trained on, never their masks
+            report["adapted_on_fold_boxes"] = meta["adapted_from"]
+        elif trained_on & set(ids):
             report["contaminated"] = sorted(trained_on & set(ids))
         predictor = Predictor(network, replace(config, **parse_variant(name)), device="cpu")
         print(f"fold {fold} {name}", flush=True)

@@ -78,7 +78,8 @@ def child_annotate(spec: dict) -> None:
     config = AnnotateConfig(dataset=spec["dataset"], root=Path(spec["root"]), out=Path(spec["out"]),
                             every=spec.get("every"), max_frames=spec.get("max_frames"),
                             method=spec.get("method", "grabcut"), method_options=spec.get("options", {}), **extra)
-    summary = annotate(config, workers=spec["workers"], gpus=spec.get("gpus", 0))
+    summary = annotate(config, workers=spec["workers"], gpus=spec.get("gpus", 0),
+                       actors_per_gpu=spec.get("actors_per_gpu", 1))
     status = run_status(config.out)
     stats = [json.loads(p.read_text()) for p in sorted((config.out / "progress").glob("*.json"))]
     shard_seconds = sum(s["seconds"] for s in stats)
@@ -320,7 +321,7 @@ def part_defaults(args, tmp: Path) -> dict:
     root = Path(args.got10k) if args.got10k else got10k_from_davis(tmp / "got10k")
     options = json.loads(args.options)
     run = annotate_case("got10k", root, workers=None, tmp=tmp, sample=True, method="network", options=options,
-                        gpus=args.gpus)
+                        gpus=args.gpus, actors_per_gpu=args.actors_per_gpu)
     run["frames_per_second_work"] = round(run["rows"] / run["work_seconds"], 3)
     return {"data": str(root) if args.got10k else "davis16-dev, all 18 sequences, every frame, as GOT-10k",
             "options": options, "run": run, "decode_floor": decode_floor(root, os.cpu_count() or 1)}
@@ -438,7 +439,8 @@ def main() -> None:
                         help="comma-separated: e2e, memory, costs, scan, defaults (the README command, network)")
     parser.add_argument("--got10k", default=None, help="defaults part: a GOT-10k split folder (default: davis16-dev "
                                                         "converted)")
-    parser.add_argument("--gpus", type=int, default=0, help="defaults part: inference actors with one GPU each")
+    parser.add_argument("--gpus", type=int, default=0, help="defaults part: GPUs for inference")
+    parser.add_argument("--actors-per-gpu", type=int, default=1, help="defaults part: inference actors per GPU")
     parser.add_argument("--options", default="{}", help='defaults part: network options as JSON, e.g. \'{"flip": false}\'')
     parser.add_argument("--davis-max-frames", type=int, default=10)
     parser.add_argument("--cost-frames", type=int, default=10, help="frames per DAVIS sequence in the costs part")

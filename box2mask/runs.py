@@ -58,6 +58,7 @@ class RunInfo:
     weights_sha256: str | None = None
     split: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    adapted: dict[str, Any] | None = None   # --adapt: the adapted weights (file, SHA-256, steps, seconds)
 
     def save(self, path: Path) -> None:
         atomic_write_json(path, asdict(self))

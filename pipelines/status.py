@@ -17,6 +17,7 @@ from box2mask.datasets.manifest import read_manifest
 from box2mask.errors import Box2MaskError
 from box2mask.runs import RunInfo, RunPaths
 from pipelines.annotate.commit import bad_shards, read_failures, standing_failures, stats_path
+from pipelines.annotate.adapt import read_state as read_adapt_state
 from pipelines.annotate.lock import LOCK_NAME, describe, pid_alive, read_holder
 from pipelines.annotate.plan import plan_shards
 from pipelines.annotate.records import Failure
@@ -43,6 +44,7 @@ class RunStatus:
     damaged_shards: dict[str, str] = field(default_factory=dict)  # shard id -> why it cannot count
     nodes: list[str] = field(default_factory=list)
     lock: str = "not running"
+    adapt: dict | None = None         # --adapt runs: OUT/adapt/state.json (phase, step, steps)
 
     @property
     def shards_pending(self) -> int:
@@ -108,6 +110,7 @@ def run_status(out: Path | str) -> RunStatus:
     busy = busy_time(intervals) if intervals else None
     statuses = manifest.column("status").to_pylist()
     return RunStatus(
+        adapt=read_adapt_state(paths.root) if info.config.get("adapt") is not None else None,
         out=paths.root, info=info, shards_total=len(plan), shards_done=len(done), failed_shards=failed_shards,
         sequences_total=sum(len(s.sequences) for s in plan),
         sequences_done=sum(1 for s in plan if s.shard_id in done for seq in s.sequence_ids

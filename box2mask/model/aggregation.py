@@ -77,11 +77,17 @@ class SteepestDescentAggregation(nn.Module):
 
     def forward(self, x: torch.Tensor, e: torch.Tensor, w: torch.Tensor, *, iterations: int,
                 frame_weights: torch.Tensor | None = None, cols: torch.Tensor | None = None) -> torch.Tensor:
-        """Segmentation encodings ``s (B, T, C, h, w)`` for ``x (B, T, D, h, w)``."""
+        """Segmentation encodings ``s (B, T, C, h, w)`` for ``x (B, T, D, h, w)``.
+
+        Always solved in float32, also under autocast: each descent step updates the residual
+        in place of recomputing it, and bfloat16's 8-bit mantissa would compound over the steps.
+        """
         b, t, _, h, wd = x.shape
-        cols = self.unfold(x) if cols is None else cols
-        z = self.solve(cols, e, w, iterations, frame_weights)
-        s = torch.bmm(cols, z)  # (B, T*h*w, C)
+        with torch.autocast(x.device.type, enabled=False):
+            cols = (self.unfold(x.float()) if cols is None else cols).float()
+            z = self.solve(cols, e.float(), w.float(), iterations,
+                           None if frame_weights is None else frame_weights.float())
+            s = torch.bmm(cols, z)  # (B, T*h*w, C)
         return s.view(b, t, h, wd, self.channels).permute(0, 1, 4, 2, 3)
 
     @torch.no_grad()

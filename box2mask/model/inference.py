@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from box2mask.errors import Box2MaskError
 
 FALLBACKS = ("none", "grabcut")
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,9 @@ class InferenceConfig:
     flip: bool = False        # also segment the mirrored crops and average (2x the network work; off: see the model card)
     clip_to_box: bool = True  # drop mask pixels outside the (tight) box
     fallback: str = "grabcut"  # a mask failing the box test (box2mask.masks.boxfit) -> GrabCut's, if it fits better
-    clips_per_batch: int = 4
+    clips_per_batch: int = 0  # clips per network call; 0: per device (box2mask.model.runtime: 1 on CPU, more on a GPU)
     feature_cache: int = 48   # frames whose crops/features stay cached
+    precision: str = "auto"   # auto (bfloat16 autocast on a GPU, float32 on CPU) | float32 | bfloat16 | float16
 
 
 def needs_image(config: InferenceConfig) -> bool:
@@ -58,4 +60,9 @@ def check_overrides(overrides: dict) -> dict:
             raise Box2MaskError(f"network option {key}={value!r}: expected {expected}")
         if key == "fallback" and value not in FALLBACKS:
             raise Box2MaskError(f"network option fallback={value!r}: choose one of {', '.join(FALLBACKS)}")
+        if key == "precision" and value not in PRECISIONS:
+            raise Box2MaskError(f"network option precision={value!r}: choose one of {', '.join(PRECISIONS)}")
+        if key in ("clips_per_batch", "feature_cache") and value < (0 if key == "clips_per_batch" else 1):
+            raise Box2MaskError(f"network option {key}={value!r}: expected "
+                                f"{'0 (per device) or more' if key == 'clips_per_batch' else 'at least 1'}")
     return dict(overrides)

@@ -84,7 +84,7 @@ class VideoBoxToMask(nn.Module):
 
     def forward(self, images: torch.Tensor, boxes: torch.Tensor, *, frame_weights: torch.Tensor | None = None,
                 iterations: int | None = None, refine: bool = True, features: dict | None = None,
-                object_dropout: float = 0.0) -> dict:
+                object_dropout: float = 0.0, outputs: torch.Tensor | None = None) -> dict:
         """Masks for clips of T frames.
 
         ``images (B, T, 3, S, S)`` in [0, 1]; ``boxes (B, T, 1, S, S)`` the box drawn
@@ -100,6 +100,12 @@ class VideoBoxToMask(nn.Module):
         makes it read ``s_t`` when ``m_t`` is absent; an 800-step fine-tune with 0.5 did not
         make it rely on ``s_t`` when ``m_t`` is there (docs/benchmarks.md); the shipped weights
         are built without the object path instead (``NetworkConfig.object_path``).
+        
+        ``outputs (B, T) bool`` (inference): the members whose masks are wanted. The last,
+        full-resolution decode runs for those only; the others (support and filler frames,
+        which only lend their features to the aggregation) keep the first pass's stride-4
+        logits there. Each frame's decode depends on its own inputs alone, so the wanted
+        masks do not change.
         """
         b, t = images.shape[:2]
         if iterations is None:
@@ -120,11 +126,26 @@ class VideoBoxToMask(nn.Module):
         s = self.aggregate(unflat(x), unflat(e), unflat(w), iterations=iterations, frame_weights=frame_weights,
                            cols=cols)
         # with refinement ahead, the first masks only need stride-4 detail (see Decoder)
-        first = self.decoder(s.flatten(0, 1), m, x, f["skips"], f["image"], full=not refine)
-        out = {"first": unflat(first)}
+        wanted = None if outputs is None else outputs.reshape(-1).nonzero().squeeze(1)
         if refine:
+            first = self.decoder(s.flatten(0, 1), m, x, f["skips"], f["image"], full=False)
             e2, w2 = self.mask_encoder(torch.cat([torch.sigmoid(first), flat_box], dim=1), x)
             s2 = self.aggregate_refine(unflat(x), unflat(e2), unflat(w2), iterations=iterations,
                                        frame_weights=frame_weights, cols=cols)
-            out["refined"] = unflat(self.decoder(s2.flatten(0, 1), m, x, f["skips"], f["image"]))
+            refined = self._decode_full(s2.flatten(0, 1), m, x, f, first, wanted)
+            return {"first": unflat(first), "refined": unflat(refined)}
+        coarse = (self.decoder(s.flatten(0, 1), m, x, f["skips"], f["image"], full=False)
+                  if wanted is not None else None)
+        return {"first": unflat(self._decode_full(s.flatten(0, 1), m, x, f, coarse, wanted))}
+
+    def _decode_full(self, s: torch.Tensor, m: torch.Tensor, x: torch.Tensor, f: dict,
+                     others: torch.Tensor | None, wanted: torch.Tensor | None) -> torch.Tensor:
+        """The full-resolution decode of the frames in ``wanted`` (all when ``None``); ``others`` elsewhere."""
+        if wanted is None:
+            return self.decoder(s, m, x, f["skips"], f["image"])
+        out = others.clone()
+        if wanted.numel():
+            pick = lambda v: v.index_select(0, wanted)  # noqa: E731
+            out[wanted] = self.decoder(pick(s), pick(m), pick(x), {k: pick(v) for k, v in f["skips"].items()},
+                                       pick(f["image"])).to(out.dtype)
         return out

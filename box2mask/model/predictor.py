@@ -26,6 +26,7 @@ from box2mask.model.features import FeatureCache
 from box2mask.model.inference import InferenceConfig
 from box2mask.model.network import VideoBoxToMask
 from box2mask.model.postprocess import finalize_probability
+from box2mask.model.runtime import resolve_runtime
 from box2mask.model.weights import DEFAULT_WEIGHTS, load_weights
 
 
@@ -61,6 +62,7 @@ class Predictor:
         self.device = torch.device(pick_device(device)) if isinstance(device, str) else device
         self.network = network.to(self.device).eval()
         self.config = config
+        self.runtime = resolve_runtime(self.device, config)
         self.weights_sha256 = weights_sha256
 
     @classmethod
@@ -94,11 +96,12 @@ class Predictor:
     def _clip_probabilities(self, items: dict[int, FrameItem], clips) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}
         features = FeatureCache(self.config.feature_cache)
-        step = self.config.clips_per_batch
+        step = self.runtime.clips_per_batch
 
         def compute(needed: list[int]) -> list[dict]:
             images = torch.from_numpy(np.stack([items[f].image for f in needed])).to(self.device)
-            feats = self.network.frame_features(images.permute(0, 3, 1, 2).float() / 255.0)
+            with self.runtime.autocast():
+                feats = self.network.frame_features(images.permute(0, 3, 1, 2).float() / 255.0)
             return [{"x": feats["x"][k], "image": feats["image"][k],
                      "skips": {s: v[k] for s, v in feats["skips"].items()}} for k in range(len(needed))]
 
@@ -116,9 +119,11 @@ class Predictor:
             b, t = frames.shape
             images = batch_feats["image"].view(b, t, *batch_feats["image"].shape[1:])
             weights = torch.from_numpy(np.stack([c.weights for c in group])).to(self.device)
-            result = self.network(images, boxes.view(b, t, 1, *boxes.shape[1:]), frame_weights=weights,
-                                  iterations=self.config.iterations, refine=self.config.refine,
-                                  features=batch_feats)
+            wanted = torch.from_numpy(np.stack([c.is_target for c in group])).to(self.device)
+            with self.runtime.autocast():
+                result = self.network(images, boxes.view(b, t, 1, *boxes.shape[1:]), frame_weights=weights,
+                                      iterations=self.config.iterations, refine=self.config.refine,
+                                      features=batch_feats, outputs=wanted)
             logits = result["refined" if self.config.refine else "first"]
             probs = torch.sigmoid(logits.float()).squeeze(2).cpu().numpy()  # (B, T, S, S)
             for ci, clip in enumerate(group):

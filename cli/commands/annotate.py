@@ -51,6 +51,8 @@ class Display:
         self.progress: Progress | None = None
         self.scan_task = None
         self.run_task = None
+        self.adapt_teacher_task = None
+        self.adapt_train_task = None
 
     def __enter__(self) -> "Display":
         if self.rich:
@@ -79,6 +81,26 @@ class Display:
     def scanned(self, result) -> None:
         if self.progress is not None and self.scan_task is not None:
             self.progress.update(self.scan_task, advance=1, info=escape(result.id))
+
+    def adapt(self, report) -> None:
+        """The --adapt phase: the teacher's frames, then training steps with the losses, rate and ETA."""
+        if report.phase not in ("teacher", "train") or not report.steps:
+            return
+        losses = " ".join(f"{k[:4]}={v:.3f}" for k, v in report.losses)
+        left = (report.steps - report.step) / report.steps_per_second if report.steps_per_second > 0 else None
+        info = (f"{report.steps_per_second:.2f} steps/s  ETA {clock(left)}  {losses}" if report.phase == "train"
+                else "GrabCut teacher")
+        if self.progress is not None:
+            task = getattr(self, f"adapt_{report.phase}_task")
+            if task is None:
+                task = self.progress.add_task(f"adapt {report.phase}", total=report.steps, info="")
+                setattr(self, f"adapt_{report.phase}_task", task)
+            self.progress.update(task, completed=report.step, info=info)
+            return
+        now = time.monotonic()
+        if now - self.last_line >= self.every or report.step >= report.steps:
+            self.last_line = now
+            print(f"[annotate] adapt {report.phase} {report.step}/{report.steps}  {info}", file=sys.stderr, flush=True)
 
     def update(self, snap) -> None:
         info = (f"seq {snap.sequences_done}/{snap.sequences_total}  {snap.frames_per_second:.1f} frames/s  "
@@ -111,7 +133,11 @@ class Display:
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False),
               help="Model weights for the method; their SHA-256 goes into run.json.")
 @click.option("--gpus", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Inference actors with one GPU each. 0, or a cluster without GPUs, runs inference on CPU.")
+              help="GPUs for inference (each one's actors batch crops and run in bfloat16). 0, or a cluster "
+                   "without GPUs, runs inference on CPU.")
+@click.option("--actors-per-gpu", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Inference actors sharing each GPU (num_gpus=1/N each), so one actor's host-side work "
+                   "overlaps another's GPU work; see docs/pipeline.md.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="CPU shard workers (decode, crop, paste back, encode). Default: all CPUs of the cluster "
                    "(minus one per GPU).")
@@ -119,11 +145,17 @@ class Display:
               help="Join an existing Ray cluster (e.g. 10.0.0.1:6379 or 'auto'); default: a local one.")
 @click.option("--shard-frames", type=click.IntRange(min=1), default=DEFAULT_SHARD_FRAMES, show_default=True,
               help="Mask rows per shard (the unit of commit and resume). A longer video gets its own shard.")
+@click.option("--adapt", is_flag=True,
+              help="Before writing masks, fine-tune the network on this run's own boxes (a GrabCut teacher of "
+                   "the same boxes, the box losses), then annotate with the adapted weights, kept in OUT/adapt/. "
+                   "Costs about 1 s per step on 2 CPU cores; see docs/network.md, 'Adapting to your dataset'.")
+@click.option("--adapt-steps", type=click.IntRange(min=1), default=None,
+              help="Fine-tuning steps for --adapt (default: half a step per mask row, 200 to 2,000).")
 @click.option("--force", is_flag=True,
               help="Accept a configuration different from OUT/run.json: the old results are moved to "
                    "OUT/superseded/<time>/ (not deleted) and the run starts over.")
 def command(dataset, root, split, every, max_frames, sequences, out, method, method_option, weights, gpus,
-            workers, address, shard_frames, force):
+            actors_per_gpu, workers, address, shard_frames, adapt, adapt_steps, force):
     """Turn a dataset's boxes into masks, sharded and resumable, on Ray.
 
     \b
@@ -141,6 +173,7 @@ def command(dataset, root, split, every, max_frames, sequences, out, method, met
     from box2mask.errors import Box2MaskError
     from box2mask.export.failures import os_error
     from pipelines.annotate import AnnotateConfig, annotate
+    from pipelines.annotate.adapt import AdaptConfig
     from pipelines.annotate.stages import InfrastructureError
 
     try:
@@ -148,14 +181,18 @@ def command(dataset, root, split, every, max_frames, sequences, out, method, met
             dataset=dataset, root=Path(root), out=Path(out), split=split, every=every, max_frames=max_frames,
             sequences=tuple(parse_sequences(sequences)) if sequences else None,
             method=method, method_options=parse_method_options(method_option),
-            weights=Path(weights) if weights else None, shard_frames=shard_frames)
+            weights=Path(weights) if weights else None, shard_frames=shard_frames,
+            adapt=AdaptConfig(steps=adapt_steps) if adapt else None)
+        if adapt_steps is not None and not adapt:
+            raise Box2MaskError("--adapt-steps needs --adapt")
     except Box2MaskError as exc:
         fail(escape(str(exc)))
     try:
         with Display() as display:
-            summary = annotate(config, gpus=gpus, workers=workers, address=address, force=force,
+            summary = annotate(config, gpus=gpus, actors_per_gpu=actors_per_gpu, workers=workers, address=address,
+                               force=force,
                                on_message=display.message, on_progress=display.update,
-                               on_scan_total=display.scan_total, on_scan=display.scanned)
+                               on_scan_total=display.scan_total, on_scan=display.scanned, on_adapt=display.adapt)
     except InfrastructureError as exc:
         fail(escape(str(exc)), "check the Ray cluster (`ray status`) and that box2mask is installed on every node")
     except Box2MaskError as exc:

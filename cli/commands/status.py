@@ -36,6 +36,13 @@ def command(out, show_failures):
                   + (f"  weights sha256 {info.weights_sha256[:12]}" if info.weights_sha256 else "")
                   + f"  box2mask {info.version}")
     console.print(f"state: {escape(st.lock)}")
+    if st.info.config.get("adapt") is not None:
+        phase = st.adapt or {"phase": "not started", "step": 0, "steps": 0}
+        steps = f" step {phase['step']}/{phase['steps']}" if phase["phase"] == "train" else ""
+        adapted = st.info.adapted
+        console.print(f"adapt: {phase['phase']}{steps}" + (
+            f"; masks made with {escape(adapted['weights'])} ({adapted['weights_sha256'][:12]}, "
+            f"{adapted['steps']} steps)" if adapted else ""))
     table = Table(show_header=True, header_style="bold")
     for col in ("", "done", "pending", "failed", "total"):
         table.add_column(col, justify="right")

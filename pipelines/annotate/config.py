@@ -2,8 +2,8 @@
 
 The fingerprint holds everything that changes the *content* of the output
 (dataset, root, split, sampling, sequence list, method and its options, the
-weights' SHA-256, shard size, box2mask version; the method's window follows from the method
-and its options).  Execution choices
+weights' SHA-256, shard size, box2mask version, the ``--adapt`` settings; the method's window
+follows from the method and its options).  Execution choices
 (``--gpus``, ``--workers``, ``--address``) are not in it: the output is the same
 whatever runs it, so a run may resume on a different cluster.
 """
@@ -20,6 +20,7 @@ from box2mask import __version__
 from box2mask.atomic import file_sha256
 from box2mask.errors import Box2MaskError
 from box2mask.methods import METHODS, get_method
+from pipelines.annotate.adapt import AdaptConfig, check_adaptable
 from pipelines.presets import sampling_for
 
 # The method used when none is named: the trained video network (box2mask/weights/box2mask-video.pt).
@@ -48,6 +49,7 @@ class AnnotateConfig:
     method_options: Mapping[str, Any] = field(default_factory=dict)
     weights: Path | None = None
     shard_frames: int = DEFAULT_SHARD_FRAMES
+    adapt: AdaptConfig | None = None   # --adapt: fine-tune on these boxes first (pipelines.annotate.adapt)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root).resolve())
@@ -79,6 +81,11 @@ def check_method(config: AnnotateConfig) -> None:
     """
     if config.method not in METHODS:
         raise ConfigError(f"unknown method {config.method!r}; known: {', '.join(sorted(METHODS))}")
+    if config.adapt is not None:
+        try:
+            check_adaptable(config.dataset, config.method)
+        except Box2MaskError as exc:
+            raise ConfigError(str(exc)) from None
     if config.weights is not None and not config.weights.is_file():
         raise ConfigError(f"weights file {config.weights} does not exist")
     try:
@@ -122,6 +129,8 @@ def fingerprint(config: AnnotateConfig, weights_sha256: str | None) -> dict[str,
         "weights_sha256": weights_sha256, "shard_frames": config.shard_frames,
         "version": __version__,
     }
+    if config.adapt is not None:  # absent otherwise, so runs made before --adapt existed still resume
+        data["adapt"] = config.adapt.to_dict()
     return json.loads(json.dumps(data, sort_keys=True, default=str))
 
 

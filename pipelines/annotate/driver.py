@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from box2mask.datasets import open_dataset
 from box2mask.datasets.manifest import ScanResult
-from box2mask.runs import RunPaths
+from box2mask.runs import RunInfo, RunPaths
 from pipelines.annotate import ray_runtime as rt
+from pipelines.annotate.adapt import AdaptProgress, AdaptResult, run_adapt
 from pipelines.annotate.commit import FailureLog, commit_shard, standing_failures
 from pipelines.annotate.config import AnnotateConfig, check_method, fingerprint, weights_digest
 from pipelines.annotate.lock import RunLock
@@ -82,6 +83,7 @@ class AnnotateSummary:
     infer_actors: int = 0
     superseded: Path | None = None
     failures: list[Failure] = field(default_factory=list)  # the standing ones (commit.standing_failures)
+    adapted: AdaptResult | None = None       # --adapt: the weights the masks were made with
 
     @property
     def complete(self) -> bool:
@@ -98,19 +100,22 @@ def _noop(*_args) -> None:
 
 
 def annotate(config: AnnotateConfig, *, gpus: int = 0, workers: int | None = None, address: str | None = None,
-             force: bool = False, infer_actors: int | None = None,
+             force: bool = False, infer_actors: int | None = None, actors_per_gpu: int = 1,
              on_message: Callable[[str], None] | None = None,
              on_progress: Callable[[ProgressSnapshot], None] | None = None,
              on_scan_total: Callable[[int], None] | None = None,
              on_scan: Callable[[ScanResult], None] | None = None,
+             on_adapt: Callable[[AdaptProgress], None] | None = None,
              progress_every: float = 0.5) -> AnnotateSummary:
     """Annotate ``config`` into ``config.out``, resuming what a previous run left.
 
-    ``gpus``: inference actors with one GPU each (0 or no GPU in the cluster:
-    inference runs inside the CPU workers).  ``workers``: CPU shard workers
+    ``gpus``: GPUs for inference, each shared by ``actors_per_gpu`` inference actors
+    (0 or no GPU in the cluster: inference runs inside the CPU workers).  ``workers``: CPU shard workers
     (default: what the cluster offers).  ``address``: an existing Ray cluster.
     ``force``: accept a configuration that differs from ``run.json``; the old
     results are moved to ``OUT/superseded/<time>/``, never mixed or deleted.
+    ``config.adapt``: fine-tune the network on the run's boxes before its shards
+    (:mod:`pipelines.annotate.adapt`); skipped when every shard is committed.
     """
     say = on_message or _noop
     check_method(config)
@@ -133,10 +138,14 @@ def annotate(config: AnnotateConfig, *, gpus: int = 0, workers: int | None = Non
                                   superseded=folder.superseded)
         if summary.shards_skipped:
             say(f"resuming: {summary.shards_skipped} of {len(plan)} shards already committed, {len(todo)} to do")
+        if todo and config.adapt is not None:
+            summary.adapted = _adapt(config, manifest, summary.frames_total, folder, gpus=gpus, workers=workers,
+                                     address=address, say=say, on_adapt=on_adapt or _noop)
+            config = replace(config, weights=summary.adapted.weights)  # what the shard workers load
         if todo:
             _run_on_ray(config, plan, todo, folder.paths, failures, summary, gpus=gpus, workers=workers,
-                        address=address, infer_actors=infer_actors, say=say, on_progress=on_progress or _noop,
-                        progress_every=progress_every)
+                        address=address, infer_actors=infer_actors, actors_per_gpu=actors_per_gpu, say=say,
+                        on_progress=on_progress or _noop, progress_every=progress_every)
         else:
             say("nothing to do: every shard is committed")
         summary.failures = standing_failures(failures.entries, folder.committed(plan))
@@ -145,19 +154,49 @@ def annotate(config: AnnotateConfig, *, gpus: int = 0, workers: int | None = Non
     return summary
 
 
+def _adapt(config: AnnotateConfig, manifest, frames: int, folder: RunFolder, *, gpus: int, workers: int | None,
+           address: str | None, say: Callable[[str], None],
+           on_adapt: Callable[[AdaptProgress], None]) -> AdaptResult:
+    """The ``--adapt`` phase: a GrabCut teacher run of the same boxes, then fine-tuning; recorded in run.json."""
+    from box2mask.model.weights import DEFAULT_WEIGHTS
+
+    sequences = [r["id"] for r in manifest.select(["id", "status"]).to_pylist() if r["status"] == "ok"]
+
+    def run_teacher(out: Path, every: int) -> None:
+        teacher = AnnotateConfig(dataset=config.dataset, root=config.root, out=out, split=config.split, every=every,
+                                 max_frames=0, sequences=tuple(sequences), method="grabcut")
+        result = annotate(teacher, workers=workers, address=address, on_message=lambda m: say(f"teacher: {m}"),
+                          on_progress=lambda snap: on_adapt(AdaptProgress("teacher", snap.frames_done,
+                                                                          snap.frames_total)))
+        if not result.complete:
+            raise InfrastructureError(f"the --adapt teacher run in {out} did not finish; re-run to resume it")
+
+    result = run_adapt(dataset=config.dataset, root=config.root, split=config.split, sequences=sequences,
+                       frames=frames, out=config.out, base_weights=config.weights or DEFAULT_WEIGHTS,
+                       config=config.adapt, run_teacher=run_teacher, gpus=gpus, address=address, say=say,
+                       on_progress=on_adapt)
+    info = RunInfo.load(folder.paths.run_json)
+    record = {"weights": str(result.weights), "weights_sha256": result.weights_sha256,
+              "base_weights_sha256": result.base_weights_sha256, "steps": result.steps, "seconds": result.seconds}
+    replace(info, adapted=record).save(folder.paths.run_json)
+    say(f"adapt: done; annotating with {result.weights} ({result.weights_sha256[:12]})")
+    return result
+
+
 # -- the Ray part --------------------------------------------------------------------------------
 
 def _run_on_ray(config: AnnotateConfig, plan: list[ShardSpec], todo: list[ShardSpec], paths: RunPaths,
                 failures: FailureLog, summary: AnnotateSummary, *, gpus: int, workers: int | None,
-                address: str | None, infer_actors: int | None, say: Callable[[str], None],
+                address: str | None, infer_actors: int | None, actors_per_gpu: int, say: Callable[[str], None],
                 on_progress: Callable[[ProgressSnapshot], None], progress_every: float) -> None:
     t_connect = time.perf_counter()
     started_ray = rt.connect(address)
     actors: list = []
     try:
-        res = rt.plan_resources(gpus=gpus, workers=workers, infer_actors=infer_actors, warn=say)
+        res = rt.plan_resources(gpus=gpus, workers=workers, infer_actors=infer_actors, actors_per_gpu=actors_per_gpu,
+                                warn=say)
         summary.workers, summary.infer_actors = res.workers, res.infer_actors
-        mode = (f"{res.infer_actors} inference actor(s) with {res.gpus_per_infer} GPU each"
+        mode = (f"{res.infer_actors} inference actor(s) with {res.gpus_per_infer:g} GPU each"
                 if res.infer_actors else "inference inside the CPU workers")
         say(f"Ray: {res.nodes} node(s), {res.cluster_cpus} CPUs, {res.cluster_gpus} GPUs; "
             f"{res.workers} shard worker(s), {mode}")

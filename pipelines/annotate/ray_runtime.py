@@ -51,7 +51,7 @@ class Resources:
 
     workers: int          # shard workers (CPU actors), each ``worker_cpus`` cores
     infer_actors: int     # separate inference actors; 0 = inference inside the shard workers
-    gpus_per_infer: int   # 1 on a GPU cluster, else 0
+    gpus_per_infer: float  # 1 / --actors-per-gpu on a GPU cluster, else 0
     cluster_cpus: int
     cluster_gpus: int
     nodes: int
@@ -115,13 +115,11 @@ def disconnect(started: bool) -> None:
         ray.shutdown()
 
 
-def plan_resources(*, gpus: int, workers: int | None, infer_actors: int | None = None,
+def plan_resources(*, gpus: int, workers: int | None, infer_actors: int | None = None, actors_per_gpu: int = 1,
                    warn: Callable[[str], None] = lambda text: None) -> Resources:
-    """Size the run for the cluster we are on, never asking for what it does not have.
+    """Size the run for the cluster we are on (what is free now), never asking for what it does not have.
 
-    ``gpus``: inference actors with one GPU each (0: CPU).  ``workers``: shard
-    workers (default: every CPU in CPU mode; CPUs minus one per GPU otherwise).
-    ``infer_actors`` forces separate CPU inference actors (tests, profiling).
+    See :func:`size_resources` for the rules; this only asks Ray what the cluster has.
     """
     cluster, free = ray.cluster_resources(), ray.available_resources()
     deadline = time.monotonic() + OPTIONS.settle_s
@@ -131,25 +129,42 @@ def plan_resources(*, gpus: int, workers: int | None, infer_actors: int | None =
     # Size on what is free now: on a shared cluster another job may hold part of it, and an
     # actor that cannot be placed would only wait.
     cpus = int(min(cluster.get("CPU", 0), free.get("CPU", 0)))
-    cluster_gpus = int(min(cluster.get("GPU", 0), free.get("GPU", 0)))
-    nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
     if cpus < 1:
         raise InfrastructureError(f"the Ray cluster has no free CPU to run shard workers on "
                                   f"({int(cluster.get('CPU', 0))} in all)")
-    if gpus > 0 and cluster_gpus == 0:
+    return size_resources(cpus=cpus, free_gpus=int(min(cluster.get("GPU", 0), free.get("GPU", 0))),
+                          nodes=sum(1 for n in ray.nodes() if n.get("Alive")), gpus=gpus, workers=workers,
+                          infer_actors=infer_actors, actors_per_gpu=actors_per_gpu, warn=warn)
+
+
+def size_resources(*, cpus: int, free_gpus: int, nodes: int, gpus: int, workers: int | None,
+                   infer_actors: int | None = None, actors_per_gpu: int = 1,
+                   warn: Callable[[str], None] = lambda text: None) -> Resources:
+    """The layout of a run on ``cpus`` free CPUs and ``free_gpus`` free GPUs.
+
+    ``gpus``: GPUs for inference (0: CPU), each shared by ``actors_per_gpu`` inference
+    actors (``num_gpus = 1 / actors_per_gpu``), so that one actor's host-side work
+    (collating crops, copying, reading back) overlaps another's kernels.  ``workers``:
+    CPU shard workers (default: every CPU in CPU mode; CPUs minus one per GPU
+    otherwise).  ``infer_actors`` forces separate CPU inference actors (tests,
+    profiling).  Asking for more GPUs than are free warns and uses what is free; none
+    free means CPU inference (asking Ray for an absent GPU would wait forever).
+    """
+    if gpus > 0 and free_gpus == 0:
         warn(f"--gpus {gpus} asked, but the Ray cluster has no free GPU: running inference on CPU workers")
         gpus = 0
-    elif gpus > cluster_gpus:
-        warn(f"--gpus {gpus} asked, but the Ray cluster has {cluster_gpus} free: using {cluster_gpus}")
-        gpus = cluster_gpus
+    elif gpus > free_gpus:
+        warn(f"--gpus {gpus} asked, but the Ray cluster has {free_gpus} free: using {free_gpus}")
+        gpus = free_gpus
     default = cpus if gpus == 0 else max(1, cpus - gpus)
     chosen = default if workers is None else workers
     if chosen > cpus:
         warn(f"--workers {chosen} asked, but the Ray cluster has {cpus} free CPUs: using {cpus}")
         chosen = cpus
-    actors = gpus if gpus > 0 else int(infer_actors or 0)
-    return Resources(workers=max(1, chosen), infer_actors=actors, gpus_per_infer=1 if gpus > 0 else 0,
-                     cluster_cpus=cpus, cluster_gpus=cluster_gpus, nodes=nodes)
+    per_gpu = max(1, int(actors_per_gpu))
+    actors = gpus * per_gpu if gpus > 0 else int(infer_actors or 0)
+    return Resources(workers=max(1, chosen), infer_actors=actors, gpus_per_infer=1.0 / per_gpu if gpus > 0 else 0.0,
+                     cluster_cpus=cpus, cluster_gpus=free_gpus, nodes=nodes)
 
 
 # -- actors ------------------------------------------------------------------------------------
