@@ -36,8 +36,10 @@ from box2mask.model.weights import load_weights  # noqa: E402
 
 VARIANT_HELP = ("T<frames> followed by any of -norefine, -flip, -noflip, -clip, -noclip, -fallback, -nofallback, "
                 "-guided, -grabcut, "
-                "-crop<px>, -context<x>, -interval<frames>; e.g. T5, T1-norefine, T5-crop288-context2.0")
-_SETTINGS = {"crop": ("crop_size", int), "context": ("context", float), "interval": ("interval", int)}
+                "-crop<px>, -context<x>, -interval<frames>, -thr<threshold>, -iter<steps>; "
+                "e.g. T5, T1-norefine, T5-crop288-context2.0, T5-thr0.4")
+_SETTINGS = {"crop": ("crop_size", int), "context": ("context", float), "interval": ("interval", int),
+             "thr": ("threshold", float), "iter": ("iterations", int)}
 
 
 def parse_variant(name: str) -> dict:

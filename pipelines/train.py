@@ -21,7 +21,7 @@ from box2mask.devices import pick_device
 from box2mask.datasets.manifest import scan
 from box2mask.errors import Box2MaskError
 from box2mask.losses import LossWeights
-from box2mask.model.network import NetworkConfig
+from box2mask.model.network import NetworkConfig, VideoBoxToMask
 from box2mask.structures import Problem, Sequence
 from box2mask.training.clips import ClipSampler, MotionSource
 from box2mask.training.teacher import TeacherMasks
@@ -141,6 +141,55 @@ def network_for_training(init_weights: Path | None, *, object_path: bool | None 
                    encoder_features=start.encoder_features if encoder_features is None else encoder_features)
 
 
+def usable_pools(sources: list[DataSource], *,
+                 on_problem: Callable[[Problem], None] | None = None) -> list[tuple[list[Sequence], float]]:
+    """:func:`load_sources`, refusing a run that would have no sequence to train on."""
+    pools = load_sources(sources, on_problem=on_problem)
+    if not any(seqs for seqs, _ in pools):
+        raise Box2MaskError("no usable training sequence (every source was empty or invalid)")
+    return pools
+
+
+def training_motion(config: TrainConfig, motion_cache: Path | None,
+                    live_motion_maps: bool) -> tuple[TrainConfig, MotionSource | None]:
+    """The motion maps the affinity loss reads, and the configuration actually trained.
+
+    Without a motion source the affinity term is switched off in the returned
+    configuration, so that what a checkpoint records is what was optimised (and a
+    data-parallel run hands every worker the same configuration).
+    """
+    if config.losses.affinity <= 0:
+        return config, None
+    motion = cached_motion(Path(motion_cache)) if motion_cache else (live_motion() if live_motion_maps else None)
+    if motion is None:
+        config = replace(config, losses=replace(config.losses, affinity=0.0))
+    return config, motion
+
+
+def training_teacher(config: TrainConfig, teacher_runs: list[Path] | None) -> TeacherMasks | None:
+    """The pseudo-masks of ``teacher_runs`` when the teacher term is on; a weight without a run is refused."""
+    teacher = TeacherMasks(teacher_runs) if teacher_runs and config.losses.teacher > 0 else None
+    if teacher is None and config.losses.teacher > 0:
+        raise Box2MaskError("a teacher weight was given without a teacher run (--teacher RUN_DIR)")
+    return teacher
+
+
+def starting_network(config: TrainConfig, init_weights: Path | None) -> VideoBoxToMask | None:
+    """The network to start from: ``init_weights`` (checked against ``config``), or ``None`` for a fresh one."""
+    if init_weights is None:
+        return None
+    from box2mask.model.weights import load_weights
+
+    loaded, _, _ = load_weights(init_weights)
+    # which inputs reach the decoder and encoder changes no parameter: such weights can start either kind
+    wiring = {"object_path": config.network.object_path, "encoder_features": config.network.encoder_features}
+    if replace(loaded.config, **wiring) != config.network:
+        raise Box2MaskError(f"{init_weights}: its network configuration differs from this training's")
+    network = VideoBoxToMask(config.network, backbone=loaded.backbone)
+    network.load_trainable_state_dict(loaded.trainable_state_dict())
+    return network
+
+
 def train(sources: list[DataSource], out: Path | str, config: TrainConfig, *, motion_cache: Path | None = None,
           teacher_runs: list[Path] | None = None, live_motion_maps: bool = True, device: str = "auto",
           resume: bool = True, init_weights: Path | None = None,
@@ -151,32 +200,12 @@ def train(sources: list[DataSource], out: Path | str, config: TrainConfig, *, mo
     ``init_weights`` starts from a weights file (fine-tuning, e.g. the shipped weights on
     your own boxes) instead of the ImageNet backbone alone; a resumed checkpoint wins over it.
     """
-    pools = load_sources(sources, on_problem=on_problem)
-    if not any(seqs for seqs, _ in pools):
-        raise Box2MaskError("no usable training sequence (every source was empty or invalid)")
-    needs_motion = config.losses.affinity > 0
-    motion: MotionSource | None = None
-    if needs_motion:
-        motion = cached_motion(Path(motion_cache)) if motion_cache else (live_motion() if live_motion_maps else None)
-    if motion is None and needs_motion:
-        config = replace(config, losses=replace(config.losses, affinity=0.0))
-    teacher = TeacherMasks(teacher_runs) if teacher_runs and config.losses.teacher > 0 else None
-    if teacher is None and config.losses.teacher > 0:
-        raise Box2MaskError("a teacher weight was given without a teacher run (--teacher RUN_DIR)")
+    pools = usable_pools(sources, on_problem=on_problem)
+    config, motion = training_motion(config, motion_cache, live_motion_maps)
+    teacher = training_teacher(config, teacher_runs)
     sampler = ClipSampler(pools, config.clip, motion=motion, teacher=teacher, seed=config.seed)
     resolved = pick_device(device)
-    network = None
-    if init_weights is not None:
-        from box2mask.model.network import VideoBoxToMask
-        from box2mask.model.weights import load_weights
-
-        loaded, _, _ = load_weights(init_weights)
-        # which inputs reach the decoder and encoder changes no parameter: such weights can start either kind
-        wiring = {"object_path": config.network.object_path, "encoder_features": config.network.encoder_features}
-        if replace(loaded.config, **wiring) != config.network:
-            raise Box2MaskError(f"{init_weights}: its network configuration differs from this training's")
-        network = VideoBoxToMask(config.network, backbone=loaded.backbone)
-        network.load_trainable_state_dict(loaded.trainable_state_dict())
+    network = starting_network(config, init_weights)
     trainer = Trainer(config, sampler, out, device=resolved, network=network)
     if resume:
         trainer.resume()

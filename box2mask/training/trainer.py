@@ -9,6 +9,11 @@ No mask ever enters: the only targets are boxes, colours and motion.
 Checkpoints (trainable weights, optimizer, iteration, sampler and torch random
 states) are written atomically every ``checkpoint_every`` steps; ``resume``
 continues exactly where the last checkpoint left off.  Logs are JSON lines.
+
+A data-parallel run (``pipelines/train_distributed.py``) builds one trainer per
+worker with a :class:`DataParallel` part: the forward and backward go through the
+wrapped module (DDP) while state dicts and checkpoints keep using the plain
+network, so their files are the same whatever the worker count.
 """
 
 from __future__ import annotations
@@ -112,6 +117,22 @@ def loss_terms(logits: torch.Tensor, data: dict[str, torch.Tensor], lab: torch.T
     return terms
 
 
+@dataclass(frozen=True)
+class DataParallel:
+    """This process's part in a data-parallel run (a trainer without one trains alone, as before).
+
+    ``wrap`` turns the network into the module the forward and backward run through
+    (``DistributedDataParallel``, which averages gradients over the workers); ``batch`` is
+    this worker's share of ``TrainConfig.batch``; the loss is multiplied by ``loss_scale``
+    (the share times the worker count over the global batch) so that the average DDP takes
+    weighs every clip of the global batch alike when the shares differ.
+    """
+
+    wrap: Callable[[torch.nn.Module], torch.nn.Module]
+    batch: int
+    loss_scale: float = 1.0
+
+
 class CheckpointError(ValueError):
     """A checkpoint file that is not one of ours (or is damaged)."""
 
@@ -139,13 +160,18 @@ def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu
 
 class Trainer:
     def __init__(self, config: TrainConfig, sampler: ClipSampler, out_dir: Path | str, *,
-                 device: str | torch.device = "cpu", network: VideoBoxToMask | None = None):
+                 device: str | torch.device = "cpu", network: VideoBoxToMask | None = None,
+                 parallel: DataParallel | None = None):
         self.config = config
         self.sampler = sampler
         self.out_dir = Path(out_dir)
         self.device = torch.device(device)
         torch.manual_seed(config.seed)
         self.net = (network or VideoBoxToMask(config.network)).to(self.device)
+        self.parallel = parallel
+        # the module the steps run through; state dicts and checkpoints use self.net
+        self.model: torch.nn.Module = parallel.wrap(self.net) if parallel else self.net
+        self.batch = parallel.batch if parallel else config.batch
         params = [p for p in self.net.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         self.amp = self.device.type == "cuda"
@@ -166,14 +192,14 @@ class Trainer:
 
     def step(self) -> dict[str, float]:
         """One optimisation step; returns the logged loss terms."""
-        self.net.train()
+        self.model.train()
         start = time.perf_counter()
-        data = to_tensors(self.sampler.batch(self.config.batch), self.device)
+        data = to_tensors(self.sampler.batch(self.batch), self.device)
         loaded = time.perf_counter()
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate(self.iteration)
         with torch.autocast(self.device.type, enabled=self.amp):
-            out = self.net(data["images"], data["boxes"], object_dropout=self.config.object_dropout,
+            out = self.model(data["images"], data["boxes"], object_dropout=self.config.object_dropout,
                            frame_weights=support_weights(data["boxes"].shape[:2], self.config.support_dropout,
                                                          self.device))
         lab = rgb_to_lab(data["images"].flatten(0, 1)).view_as(data["images"])
@@ -185,7 +211,8 @@ class Trainer:
                 terms[key] = terms.get(key, 0.0) + weight * value
         total, log = combine(terms, self.config.losses, self.iteration)
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
+        loss = total * self.parallel.loss_scale if self.parallel else total
+        self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.optimizer)
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
         self.scaler.step(self.optimizer)
@@ -196,8 +223,9 @@ class Trainer:
                    lambda_=float(self.net.aggregate.log_lambda.detach().exp()))
         return log
 
-    def save_checkpoint(self) -> None:
-        state = {
+    def checkpoint_state(self) -> dict:
+        """What a checkpoint holds (``save_checkpoint`` writes it; a data-parallel run adds every worker's part)."""
+        return {
             "iteration": self.iteration,
             "model": self.net.trainable_state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -206,17 +234,23 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "config": self.config.to_dict(),
         }
+
+    def save_checkpoint(self) -> None:
         with atomic_path(self.checkpoint_path) as tmp:
-            torch.save(state, tmp)
+            torch.save(self.checkpoint_state(), tmp)
 
     def resume(self) -> bool:
         """Continue from the checkpoint in ``out_dir`` if there is one."""
         if not self.checkpoint_path.is_file():
             return False
-        state = load_checkpoint(self.checkpoint_path, map_location=self.device)
+        self.restore(load_checkpoint(self.checkpoint_path, map_location=self.device), self.checkpoint_path)
+        return True
+
+    def restore(self, state: dict, source: Path | str = "the checkpoint") -> None:
+        """Continue from a checkpoint's content (:func:`load_checkpoint`); ``source`` names it in errors."""
         saved = TrainConfig.from_dict(state["config"])
         if replace(saved, iterations=self.config.iterations) != self.config:
-            raise ValueError(f"{self.checkpoint_path} was written with a different training configuration; "
+            raise ValueError(f"{source} was written with a different training configuration; "
                              "use a new output folder or the same options")
         self.net.load_trainable_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -224,7 +258,6 @@ class Trainer:
         self.sampler.restore(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
         self.iteration = int(state["iteration"])
-        return True
 
     def run(self, *, on_log: Callable[[dict], None] | None = None) -> None:
         """Train up to ``config.iterations``, checkpointing and logging as it goes."""

@@ -20,7 +20,8 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
               help="Run folder: checkpoint.pt, train_log.jsonl, and the exported weights.")
 @click.option("--iterations", type=click.IntRange(min=1), default=20_000, show_default=True)
-@click.option("--batch", type=click.IntRange(min=1), default=4, show_default=True, help="Clips per step.")
+@click.option("--batch", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Clips per step (with --workers or --gpus: over all workers together).")
 @click.option("--frames", type=click.IntRange(min=1), default=3, show_default=True, help="Frames per clip (T).")
 @click.option("--crop-size", type=click.IntRange(min=64), default=192, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
@@ -40,7 +41,16 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
 @click.option("--motion-cache", type=click.Path(exists=True, file_okay=False), default=None,
               help="Output folder of `box2mask motion` to read motion maps from (else computed on the fly).")
 @click.option("--sequences", default=None, help="Comma-separated sequence ids to train on (default: all).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda (the single-process path).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Data-parallel workers through Ray Train (DDP over gloo), one CPU each; --batch is then the "
+                   "global batch, split over them. 0: train in this process.")
+@click.option("--gpus", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Data-parallel GPU workers through Ray Train (DDP over NCCL, mixed precision), one GPU each. "
+                   "Refused when the Ray cluster has fewer GPUs.")
+@click.option("--address", default=None, metavar="HOST:PORT",
+              help="An existing Ray cluster to run --workers/--gpus on (default: a local one; RAY_ADDRESS works too). "
+                   "OUT and the data must be on storage every node sees.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=250, show_default=True)
 @click.option("--resume/--restart", default=True, show_default=True,
@@ -64,20 +74,32 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the trained weights (default OUT/weights.pt).")
 def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup, loss_weights, teachers, teacher_band,
-            motion_cache, sequences, device, seed, checkpoint_every, resume, object_dropout, support_dropout, object_path,
-            box_only_targets, init_weights, export_path):
+            motion_cache, sequences, device, workers, gpus, address, seed, checkpoint_every, resume, object_dropout,
+            support_dropout, object_path, box_only_targets, init_weights, export_path):
     """Train the video box-to-mask network on box-annotated datasets.
 
     No mask is read: the losses use only the boxes, the frames' colours and
     their motion.  Progress shows the loss terms; logs go to OUT/train_log.jsonl
     and a checkpoint is written every --checkpoint-every steps, so an
     interrupted run continues where it stopped.
+
+    With --workers N (CPU) or --gpus N, N data-parallel workers train through
+    Ray Train: --batch clips per step in all, a lost worker restarts the group
+    from the last checkpoint, and OUT holds the same checkpoint.pt and log.
     """
     from box2mask.losses import LossWeights
     from box2mask.training.clips import ClipConfig
     from box2mask.training.trainer import TrainConfig
     from pipelines.train import DataSource, export_weights, network_for_training, train, training_loss_weights
 
+    if gpus and workers and workers != gpus:
+        fail(f"--gpus {gpus} runs {gpus} GPU workers; --workers {workers} is for CPU workers", "give one of them")
+    distributed = max(workers, gpus)
+    if address and not distributed:
+        fail("--address is the Ray cluster for --workers N or --gpus N", "add one of them, or drop --address")
+    if distributed and device != "auto":
+        fail(f"--device {device} is for training in one process", "with Ray, --gpus N gives GPU workers and "
+             "--workers N CPU workers")
     chosen = {t.strip() for t in losses.split(",") if t.strip()}
     unknown = chosen - set(LOSSES)
     if unknown:
@@ -110,23 +132,42 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
                          network=network,
                          losses=weights, clip=ClipConfig(frames=frames, crop_size=crop_size, teacher_band=teacher_band))
     teacher_runs = [Path(t) for t in teachers]
+    weights_path = Path(export_path) if export_path else Path(out) / "weights.pt"
+    options = dict(motion_cache=Path(motion_cache) if motion_cache else None, teacher_runs=teacher_runs,
+                   resume=resume, init_weights=Path(init_weights) if init_weights else None,
+                   on_problem=lambda p: console.print(f"[yellow]skipped[/] {p}"))
     with track("train", iterations) as progress:
+        done = [0, 0]  # the furthest iteration counted, the last one logged
+
         def on_start(trainer):
             if trainer.iteration:
                 console.print(f"resuming at iteration {trainer.iteration}")
                 progress.skip(trainer.iteration)
+            done[:] = [trainer.iteration, trainer.iteration]
 
         def on_log(log):
+            iteration = int(log["iteration"])
+            if iteration <= done[1]:  # a restarted worker group repeats the steps after its checkpoint
+                console.print(f"[yellow]worker group restarted[/] from the checkpoint at iteration {iteration - 1}")
             shown = " ".join(f"{k[:4]}={log[k]:.3f}" for k in LOSSES if k in log)
-            progress.advance(1, extra=f"{shown} total={log['total']:.3f}")
+            progress.advance(max(0, iteration - done[0]), extra=f"{shown} total={log['total']:.3f}")
+            done[:] = [max(done[0], iteration), iteration]
 
         try:
-            trainer = train(sources, Path(out), config, motion_cache=Path(motion_cache) if motion_cache else None,
-                            teacher_runs=teacher_runs, device=device, resume=resume,
-                            init_weights=Path(init_weights) if init_weights else None, on_log=on_log, on_start=on_start,
-                            on_problem=lambda p: console.print(f"[yellow]skipped[/] {p}"))
+            if distributed:
+                from pipelines.train_distributed import split_batch, train_distributed
+
+                shares = split_batch(batch, distributed)
+                console.print(f"training on {distributed} {'GPU' if gpus else 'CPU'} workers through Ray Train: "
+                              f"{batch} clips per step ({'+'.join(map(str, shares))})")
+                trainer = train_distributed(sources, Path(out), config, workers=distributed, use_gpu=bool(gpus),
+                                            address=address, export_path=weights_path, on_log=on_log,
+                                            on_start=on_start, **options)
+            else:
+                trainer = train(sources, Path(out), config, device=device, on_log=on_log, on_start=on_start,
+                                **options)
         except (Box2MaskError, ValueError) as exc:
             fail(str(exc))
-    path = export_weights(trainer, export_path or Path(out) / "weights.pt", sources=sources,
-                          teacher_runs=teacher_runs)
-    console.print(f"weights: {path}\nlog: {trainer.log_path}")
+    if not distributed:
+        export_weights(trainer, weights_path, sources=sources, teacher_runs=teacher_runs)
+    console.print(f"weights: {weights_path}\nlog: {trainer.log_path}")
