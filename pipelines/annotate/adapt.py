@@ -31,8 +31,10 @@ from typing import Callable
 from box2mask.atomic import atomic_write_json, file_sha256
 from box2mask.errors import Box2MaskError
 
-STEPS_PER_FRAME = 0.5       # default steps: half a step per annotated frame ...
-MIN_STEPS, MAX_STEPS = 200, 2000   # ... within these bounds (2,000 steps: about 35 min on 2 CPU cores)
+# Default steps: 1.5 per mask row, within bounds (2,000 steps: about 33 min on 2 CPU cores). Chosen on the
+# folds (docs/benchmarks.md): ~600 steps on ~400 rows beat ~200 on every fold.
+STEPS_PER_FRAME = 1.5
+MIN_STEPS, MAX_STEPS = 200, 2000
 MAX_TEACHER_FRAMES = 20_000  # GrabCut on at most this many frames (every k-th frame beyond)
 MAX_CACHED_MOTION_FRAMES = 50_000  # above this, motion maps are computed when a clip needs them
 LOSSES = {"teacher": 0.5, "pairwise": 0.4, "affinity": 0.3, "temporal": 0.3}  # the shipped recipe's weights

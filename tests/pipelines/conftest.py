@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from tests.pipelines.procs import short_tmp
+from tests.pipelines.procs import local_ray, short_tmp
 
 
 @pytest.fixture(scope="session")
@@ -29,14 +29,10 @@ def ray_local():
     if ray.is_initialized():
         yield ray
         return
-    tmp = short_tmp("b2mray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
-             _temp_dir=str(tmp))
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with local_ray("b2mray") as started:
+        yield started
+
+
 
 
 # 12 sequences x 8 frames of 200x260: GrabCut needs a few tenths of a second per

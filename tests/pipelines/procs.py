@@ -7,7 +7,10 @@ tells ours apart from anyone else's, and only those are ever signalled.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
+import shutil
 import os
 import signal
 import socket
@@ -147,3 +150,18 @@ def coco_export(out: Path, dest: Path) -> dict:
     assert not stats.duplicates, f"export found duplicated rows: {stats.duplicates[:5]}"
     data = json.loads(dest.read_text())
     return {"images": data["images"], "annotations": data["annotations"], "videos": data["videos"]}
+
+
+@contextlib.contextmanager
+def local_ray(prefix: str, **resources):
+    """A quiet in-process local Ray with 2 CPUs (and ``resources``, e.g. ``num_gpus=1``) in a short temp dir."""
+    import ray
+
+    tmp = short_tmp(prefix)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
+             _temp_dir=str(tmp), **resources)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)

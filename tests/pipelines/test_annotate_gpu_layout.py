@@ -9,13 +9,11 @@ the placement and the data path of ``--gpus``; speed on a real GPU is measured b
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from pipelines.annotate import AnnotateConfig, annotate
 from pipelines.annotate.ray_runtime import size_resources
-from tests.pipelines.procs import rows_of, short_tmp
+from tests.pipelines.procs import local_ray, rows_of
 
 
 def test_cpu_cluster_puts_inference_inside_the_workers():
@@ -42,14 +40,8 @@ def ray_with_logical_gpu():
     ray = pytest.importorskip("ray")
     if ray.is_initialized():
         ray.shutdown()
-    tmp = short_tmp("b2mgpu")
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False, logging_level="WARNING",
-             _temp_dir=str(tmp))
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with local_ray("b2mgpu", num_gpus=1) as started:  # one logical GPU: Ray places actors on it, torch sees none
+        yield started
 
 
 def test_two_inference_actors_share_one_gpu_and_write_the_same_rows(ray_with_logical_gpu, tiny_got10k, tmp_path):
