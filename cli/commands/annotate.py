@@ -148,10 +148,10 @@ class Display:
 @click.option("--adapt", is_flag=True,
               help="Before writing masks, fine-tune the network on this run's own boxes (a GrabCut teacher of "
                    "the same boxes, the box losses), then annotate with the adapted weights, kept in OUT/adapt/. "
-                   "A step takes about 1 s on 2 CPU cores: about 28 min per 1,000 frames, training capped at "
+                   "A step takes about 1 s on 2 CPU cores: about 12 min per 1,000 frames, training capped at "
                    "2,000 steps; see docs/network.md, 'Adapting to your dataset'.")
 @click.option("--adapt-steps", type=click.IntRange(min=1), default=None,
-              help="Fine-tuning steps for --adapt (default: 1.5 steps per mask row, 200 to 2,000).")
+              help="Fine-tuning steps for --adapt (default: half a step per mask row, 200 to 2,000).")
 @click.option("--force", is_flag=True,
               help="Accept a configuration different from OUT/run.json: the old results are moved to "
                    "OUT/superseded/<time>/ (not deleted) and the run starts over.")

@@ -31,9 +31,10 @@ from typing import Callable
 from box2mask.atomic import atomic_write_json, file_sha256
 from box2mask.errors import Box2MaskError
 
-# Default steps: 1.5 per mask row, within bounds (2,000 steps: about 33 min on 2 CPU cores). Chosen on the
-# folds (docs/benchmarks.md): ~600 steps on ~400 rows beat ~200 on every fold.
-STEPS_PER_FRAME = 1.5
+# Default steps: half a step per mask row, within bounds (2,000 steps: about 33 min on 2 CPU cores).
+# From the shipped weights, ~200 steps on fold B's ~400 rows gained 0.029 J&F and ~600 lost 0.005;
+# from the folds' shorter-trained r1 weights ~600 beat ~200 on every fold (docs/benchmarks.md).
+STEPS_PER_FRAME = 0.5
 MIN_STEPS, MAX_STEPS = 200, 2000
 MAX_TEACHER_FRAMES = 20_000  # GrabCut on at most this many frames (every k-th frame beyond)
 MAX_CACHED_MOTION_FRAMES = 50_000  # above this, motion maps are computed when a clip needs them

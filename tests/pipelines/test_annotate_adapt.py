@@ -104,5 +104,4 @@ def test_adapt_refuses_masks_as_boxes_and_methods_without_a_network(davis_root, 
 
 
 def test_default_steps_scale_with_the_frames_within_bounds():
-    assert default_steps(10) == 200 and default_steps(396) == 594 and default_steps(1376) == 2000
-    assert default_steps(10**6) == 2000
+    assert default_steps(10) == 200 and default_steps(1376) == 688 and default_steps(10**6) == 2000
