@@ -3,7 +3,8 @@
 ::
 
     lock OUT -> RunFolder: check / write run.json -> manifest (scan once) -> plan shards
-      -> repair (temporaries, damaged shards) -> todo -> Ray: shard workers (CPU) [-> inference actors (GPU)]
+      -> repair (temporaries, damaged shards) -> todo -> [--adapt: teacher run, fine-tune (adapt.py)]
+      -> Ray: shard workers (CPU) [-> inference actors (GPU)]
       -> ShardScheduler: least-loaded worker first -> per finished shard: commit (failures, shard file, stats)
 
 The driver holds at most ``shards_per_worker`` shards per worker in flight, so
