@@ -330,28 +330,14 @@ def worker_loop(loop_config: dict) -> None:
 def connect_ray(address: str | None, *, workers: int, use_gpu: bool) -> bool:
     """Join ``address`` or start a local Ray sized for ``workers``; returns whether this call connected.
 
-    An already initialised Ray (a test fixture, a notebook) is used as is. A cluster
-    address (given, or in ``RAY_ADDRESS``) goes through the annotate pipeline's
-    :func:`~pipelines.annotate.ray_runtime.connect`, which probes it first and fails
-    in seconds with what to check. A local Ray is started here because it must
-    declare at least ``workers`` CPUs (each worker holds one: a smaller count would
-    leave the group waiting forever) and no GPU when none is asked for.
+    The annotate pipeline's :func:`~pipelines.annotate.ray_runtime.connect` (an initialised
+    Ray is used as is; a cluster address is probed first and fails in seconds). A local
+    Ray must declare at least ``workers`` CPUs (each worker holds one: a smaller count
+    would leave the group waiting forever) and no GPU when none is asked for.
     """
-    import ray
+    from pipelines.annotate.ray_runtime import connect
 
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    target = address or os.environ.get("RAY_ADDRESS")
-    if target not in (None, "", "local"):
-        from pipelines.annotate.ray_runtime import connect
-
-        return connect(address)
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private single-job cluster, as annotate starts
-    ray.init(address=None if address is None else "local", num_cpus=max(workers, os.cpu_count() or 1),
-             num_gpus=None if use_gpu else 0, include_dashboard=False, log_to_driver=False,
-             logging_level="WARNING", configure_logging=True)
-    return True
+    return connect(address or None, num_cpus=max(workers, os.cpu_count() or 1), num_gpus=None if use_gpu else 0)
 
 
 def check_cluster(workers: int, use_gpu: bool) -> None:

@@ -13,6 +13,7 @@ from box2mask.errors import Box2MaskError
 
 FALLBACKS = ("none", "grabcut")
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+MINIMUMS = {"clips_per_batch": (0, "0 (per device) or more"), "feature_cache": (1, "at least 1")}
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,6 @@ def check_overrides(overrides: dict) -> dict:
             raise Box2MaskError(f"network option fallback={value!r}: choose one of {', '.join(FALLBACKS)}")
         if key == "precision" and value not in PRECISIONS:
             raise Box2MaskError(f"network option precision={value!r}: choose one of {', '.join(PRECISIONS)}")
-        if key in ("clips_per_batch", "feature_cache") and value < (0 if key == "clips_per_batch" else 1):
-            raise Box2MaskError(f"network option {key}={value!r}: expected "
-                                f"{'0 (per device) or more' if key == 'clips_per_batch' else 'at least 1'}")
+        if key in MINIMUMS and value < MINIMUMS[key][0]:
+            raise Box2MaskError(f"network option {key}={value!r}: expected {MINIMUMS[key][1]}")
     return dict(overrides)

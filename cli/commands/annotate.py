@@ -51,8 +51,7 @@ class Display:
         self.progress: Progress | None = None
         self.scan_task = None
         self.run_task = None
-        self.adapt_teacher_task = None
-        self.adapt_train_task = None
+        self.adapt_tasks: dict[str, int] = {}   # adapt phase -> its progress task
 
     def __enter__(self) -> "Display":
         if self.rich:
@@ -91,11 +90,10 @@ class Display:
         info = (f"{report.steps_per_second:.2f} steps/s  ETA {clock(left)}  {losses}" if report.phase == "train"
                 else "GrabCut teacher")
         if self.progress is not None:
-            task = getattr(self, f"adapt_{report.phase}_task")
-            if task is None:
-                task = self.progress.add_task(f"adapt {report.phase}", total=report.steps, info="")
-                setattr(self, f"adapt_{report.phase}_task", task)
-            self.progress.update(task, completed=report.step, info=info)
+            if report.phase not in self.adapt_tasks:
+                self.adapt_tasks[report.phase] = self.progress.add_task(f"adapt {report.phase}",
+                                                                        total=report.steps, info="")
+            self.progress.update(self.adapt_tasks[report.phase], completed=report.step, info=info)
             return
         now = time.monotonic()
         if now - self.last_line >= self.every or report.step >= report.steps:

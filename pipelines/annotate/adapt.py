@@ -150,9 +150,9 @@ def run_adapt(*, dataset: str, root: Path, split: str | None, sequences: list[st
 
     t = time.perf_counter()
     say(f"adapt 3/3: fine-tuning {base_weights.name} for {steps} steps -> {folder / 'train'}")
-    trainer_iteration, sources, teacher_runs, train_config = _train(
+    trainer_iteration, train_config = _train(
         dataset=dataset, root=root, split=split, sequences=sequences, folder=folder, base_weights=base_weights,
-        steps=steps, config=config, motion_cache=motion_cache, gpus=gpus, address=address,
+        base_sha=base_sha, steps=steps, config=config, motion_cache=motion_cache, gpus=gpus, address=address,
         on_progress=on_progress, weights_path=weights_path)
     seconds["train"] = time.perf_counter() - t
 
@@ -198,8 +198,9 @@ def _motion(dataset: str, root: Path, split: str | None, sequences: list[str], o
 
 
 def _train(*, dataset: str, root: Path, split: str | None, sequences: list[str], folder: Path, base_weights: Path,
-           steps: int, config: AdaptConfig, motion_cache: Path | None, gpus: int, address: str | None,
-           on_progress: Callable[[AdaptProgress], None], weights_path: Path):
+           base_sha: str, steps: int, config: AdaptConfig, motion_cache: Path | None, gpus: int, address: str | None,
+           on_progress: Callable[[AdaptProgress], None], weights_path: Path) -> tuple[int, dict]:
+    """Fine-tune ``base_weights`` and write ``weights_path``; returns the steps trained and the configuration."""
     from box2mask.model.weights import inference_defaults
     from box2mask.training.trainer import TrainConfig
     from pipelines.train import DataSource, export_weights, network_for_training, train, training_loss_weights
@@ -225,17 +226,20 @@ def _train(*, dataset: str, root: Path, split: str | None, sequences: list[str],
         on_progress(AdaptProgress("train", step, steps, losses_now, rate))
 
     _state(folder, "train", 0, steps)
-    extra = {"adapted_from": {"weights": str(base_weights), "sha256": file_sha256(base_weights)},
+    extra = {"adapted_from": {"weights": str(base_weights), "sha256": base_sha},
              "supervision_note": "adapted on the boxes of the run it annotates (box2mask annotate --adapt)"}
     inference = inference_defaults(base_weights)
     if gpus > 0:
         from pipelines.train_distributed import train_distributed
 
-        train_distributed(sources, folder / "train", train_config, motion_cache=motion_cache,
-                          teacher_runs=teacher_runs, init_weights=base_weights, resume=True, workers=gpus,
-                          use_gpu=True, address=address, export_path=weights_path, inference=inference, extra=extra)
-        return steps, sources, teacher_runs, train_config.to_dict()
-    trainer = train(sources, folder / "train", train_config, motion_cache=motion_cache, teacher_runs=teacher_runs,
-                    live_motion_maps=True, init_weights=base_weights, resume=True, on_log=logged)
-    export_weights(trainer, weights_path, sources=sources, inference=inference, teacher_runs=teacher_runs, extra=extra)
-    return trainer.iteration, sources, teacher_runs, train_config.to_dict()
+        trainer = train_distributed(sources, folder / "train", train_config, motion_cache=motion_cache,
+                                    teacher_runs=teacher_runs, init_weights=base_weights, resume=True, workers=gpus,
+                                    use_gpu=True, address=address, export_path=weights_path, inference=inference,
+                                    extra=extra, on_log=logged)
+    else:
+        trainer = train(sources, folder / "train", train_config, motion_cache=motion_cache,
+                        teacher_runs=teacher_runs, live_motion_maps=True, init_weights=base_weights, resume=True,
+                        on_log=logged)
+        export_weights(trainer, weights_path, sources=sources, inference=inference, teacher_runs=teacher_runs,
+                       extra=extra)
+    return trainer.iteration, train_config.to_dict()

@@ -57,8 +57,11 @@ class Resources:
     nodes: int
 
 
-def connect(address: str | None) -> bool:
+def connect(address: str | None, *, num_cpus: int | None = None, num_gpus: int | None = None) -> bool:
     """Join ``address`` or start a local Ray; returns whether this call started the connection.
+
+    ``num_cpus`` / ``num_gpus`` size a local Ray started here (default: what Ray
+    detects); they do not apply when joining a cluster.
 
     An already initialised Ray (a test fixture, a notebook) is used as is.  A
     ``host:port`` (or ``ray://host:port``) address, given or in ``RAY_ADDRESS``, is
@@ -81,7 +84,8 @@ def connect(address: str | None) -> bool:
         # A private single-job cluster on this machine: no token to set up or to warn about.
         # Joining a cluster (--address, RAY_ADDRESS) keeps whatever authentication that cluster uses.
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(address=address, **kwargs)
+        sizes = {k: v for k, v in (("num_cpus", num_cpus), ("num_gpus", num_gpus)) if v is not None}
+        ray.init(address=address, **kwargs, **sizes)
         return True
     hostport = target.removeprefix("ray://")
     host, sep, port = hostport.rpartition(":")
