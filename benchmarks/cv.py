@@ -52,6 +52,11 @@ RECIPES: dict[str, list[str]] = {
     # r1 continued: 900 more steps at lr 3e-4 from that fold's r1 weights (does length matter?)
     "r1-ft": ["--iterations", "900", "--lr", "3e-4", "--no-object-path", "--support-dropout", "0.3",
               "--loss-weights", LOSSES],
+    # r1 with the EMA teacher (issue 12, item 4): from step 300 the target is the EMA network's masks
+    # averaged with the student's and sharpened by the box CRF instead of GrabCut's; momentum 0.99
+    # (not MAL's 0.996: at 600 steps an average over ~250 steps would still hold the untrained start)
+    "r3-ema": ["--iterations", "600", "--no-object-path", "--support-dropout", "0.3", "--loss-weights", LOSSES,
+               "--ema-teacher", "0.99", "--ema-start", "300"],
 }
 # A recipe that starts from another recipe's weights of the same fold.
 RECIPE_INIT: dict[str, str] = {"r1-ft": "r1"}

@@ -35,7 +35,7 @@ from box2mask.model.predictor import Predictor  # noqa: E402
 from box2mask.model.weights import load_weights  # noqa: E402
 
 VARIANT_HELP = ("T<frames> followed by any of -norefine, -flip, -noflip, -clip, -noclip, -fallback, -nofallback, "
-                "-guided, -grabcut, "
+                "-guided, -grabcut, -crf, "
                 "-crop<px>, -context<x>, -interval<frames>, -thr<threshold>, -iter<steps>; "
                 "e.g. T5, T1-norefine, T5-crop288-context2.0, T5-thr0.4")
 _SETTINGS = {"crop": ("crop_size", int), "context": ("context", float), "interval": ("interval", int),
@@ -59,7 +59,7 @@ def parse_variant(name: str) -> dict:
             overrides["clip_to_box"] = key == "clip"
         elif key in ("fallback", "nofallback") and not value:
             overrides["fallback"] = "grabcut" if key == "fallback" else "none"
-        elif key in ("guided", "grabcut") and not value:
+        elif key in ("guided", "grabcut", "crf") and not value:
             overrides["edges"] = key
         elif key in _SETTINGS and value:
             field, kind = _SETTINGS[key]

@@ -6,7 +6,12 @@
 
 ``--stages`` names the earlier runs of a chain of fine-tunes (each started from
 the previous one's weights with ``--init``), oldest first, so that the file
-records every stage's steps, options and time, not only the last one's.
+records every stage's steps, options and time, not only the last one's.  When
+those run folders are gone, ``--base WEIGHTS`` takes the earlier stages (and the
+recorded changes to the inference defaults) from the weights file the last stage
+started from.  ``--trained-on all`` says the last stage trained on the boxes of
+all 18 davis16-dev sequences (settings chosen on the folds of benchmarks/folds.py),
+so nothing is held out any more.
 
 The metadata written into the file says what the weights were trained on
 (sources, teachers, losses, iterations), which davis16-dev sequences were held
@@ -26,12 +31,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.folds import all_sequences  # noqa: E402
 from benchmarks.heldout import HELDOUT  # noqa: E402
 from box2mask import __version__  # noqa: E402
 from box2mask.atomic import file_sha256  # noqa: E402
 from box2mask.model.inference import InferenceConfig  # noqa: E402
 from box2mask.training.trainer import load_checkpoint  # noqa: E402
 from pipelines.train import weights_from_checkpoint  # noqa: E402
+
+
+ALL_DEV = all_sequences()
 
 
 def stage_summary(run: Path) -> dict:
@@ -62,21 +71,34 @@ def main() -> None:
     parser.add_argument("--clip-to-box", action=argparse.BooleanOptionalAction, default=True,
                         help="drop mask pixels outside the box at inference (default: on)")
     parser.add_argument("--stages", default="", help="earlier run folders of a fine-tuning chain, oldest first")
+    parser.add_argument("--base", type=Path, default=None,
+                        help="the weights file the checkpoint's run started from (--init): its recorded stages "
+                             "come first")
+    parser.add_argument("--trained-on", choices=("split", "all"), default="split",
+                        help="split: the 12 davis16-dev sequences outside benchmarks/heldout.py; all: all 18")
     args = parser.parse_args()
     runs = [Path(p) for p in args.stages.split(",") if p] + [args.checkpoint.parent]
-    stages = [stage_summary(run) for run in runs]
+    base_meta = {}
+    if args.base is not None:
+        from box2mask.model.weights import read_payload
+
+        base_meta = read_payload(args.base).get("metadata", {})
+    stages = list(base_meta.get("stages", [])) + [stage_summary(run) for run in runs]
     seconds = sum(s["seconds"] for s in stages) if all(s["seconds"] is not None for s in stages) else None
     inference = replace(InferenceConfig(), edges=args.edges, support=args.support, crop_size=args.crop_size,
                         context=args.context, flip=args.flip, clip_to_box=args.clip_to_box)
+    dev = ALL_DEV if args.trained_on == "all" else [s for s in ALL_DEV if s not in HELDOUT]
     extra = {
         "box2mask_version": __version__,
         "supervision": "boxes only (projection, colour pairwise, motion-aware affinity, temporal losses; "
                        "GrabCut pseudo-masks from the boxes as a QA-weighted teacher)",
-        "heldout_sequences": list(HELDOUT),
+        "heldout_sequences": [] if args.trained_on == "all" else list(HELDOUT),
+        **({"settings_chosen_on": "3-fold cross-validation by sequence over davis16-dev (benchmarks/folds.py)"}
+           if args.trained_on == "all" else {}),
         "sources": [
-            {"dataset": "got10k", "what": "12 davis16-dev sequences not held out, as box-only GOT-10k folders",
-             "sequences": ["bear", "boat", "drift-turn", "elephant", "flamingo", "hockey", "kite-walk",
-                           "motocross-bumps", "rollerblade", "soccerball", "surf", "tennis"]},
+            {"dataset": "got10k", "what": f"{len(dev)} davis16-dev sequences"
+                                          f"{'' if args.trained_on == 'all' else ' not held out'}, as box-only "
+                                          "GOT-10k folders", "sequences": dev},
             {"dataset": "lasot", "what": "airplane-1 (2,788 frames), boxes as given"},
             {"dataset": "got10k", "what": "30 synthetic videos (box2mask.synthetic, seed 7), boxes only"},
         ],
@@ -88,6 +110,7 @@ def main() -> None:
         "iterations": sum(s["iterations"] for s in stages),
         "stages": stages,
         "torch": str(torch.__version__),
+        **({"inference_changes": base_meta["inference_changes"]} if base_meta.get("inference_changes") else {}),
     }
     path = weights_from_checkpoint(args.checkpoint, args.out, inference=inference, extra=extra)
     size = path.stat().st_size / 1e6

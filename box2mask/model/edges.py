@@ -9,17 +9,28 @@ frame's own edges:
 * ``"grabcut"``: GrabCut initialised from the probabilities instead of from the
   bare box: confident pixels are fixed, the rest may flip, and the colour models
   start from what the network believes (seed 001 and the davis16-dev probe both
-  found learned scores and colour models complementary).
+  found learned scores and colour models complementary);
+* ``"crf"``: a mean-field CRF restricted to the box (:mod:`box2mask.model.crf`)
+  with the probabilities as the unary term and the frame's colours in the pairwise
+  term, at the frame's resolution (up to ``max_side``).
 
 Both work on a region around the box at most ``max_side`` pixels on its long side.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
+import torch
 
-MODES = ("none", "guided", "grabcut")
+from box2mask.losses import rgb_to_lab
+
+if TYPE_CHECKING:
+    from box2mask.model.crf import CRFConfig
+
+MODES = ("none", "guided", "grabcut", "crf")
 
 
 def _region(box: np.ndarray, height: int, width: int, context: float) -> tuple[int, int, int, int]:
@@ -31,7 +42,7 @@ def _region(box: np.ndarray, height: int, width: int, context: float) -> tuple[i
 
 def refine_edges(image: np.ndarray, probability: np.ndarray, box: np.ndarray, *, mode: str,
                  threshold: float = 0.5, max_side: int = 400, context: float = 0.25,
-                 iterations: int = 3) -> np.ndarray:
+                 iterations: int = 3, crf: "CRFConfig | None" = None) -> np.ndarray:
     """``(H, W) bool`` mask from full-frame ``probability (H, W) float32`` and ``image (H, W, 3)`` RGB."""
     if mode == "none":
         return probability >= threshold
@@ -52,6 +63,8 @@ def refine_edges(image: np.ndarray, probability: np.ndarray, box: np.ndarray, *,
     if mode == "guided":
         radius = max(2, int(round(4 * max(crop.shape[:2]) / 400)))
         refined = cv2.ximgproc.guidedFilter(crop, prob.astype(np.float32), radius, 1e-3) >= threshold
+    elif mode == "crf":
+        refined = _crf(crop, prob, _box_in_region(box, cx0, cy0, scale, crop.shape), crf) >= threshold
     else:
         refined = _grabcut(crop, prob, box_region=_box_in_region(box, cx0, cy0, scale, crop.shape),
                            threshold=threshold, iterations=iterations)
@@ -87,3 +100,15 @@ def _grabcut(crop: np.ndarray, prob: np.ndarray, *, box_region, threshold: float
     except cv2.error:
         return prob >= threshold
     return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+
+
+def _crf(crop: np.ndarray, prob: np.ndarray, box_region, config: "CRFConfig | None") -> np.ndarray:
+    from box2mask.model.crf import CRFConfig, box_crf
+
+    x0, y0, x1, y1 = box_region
+    inside = np.zeros(prob.shape, bool)
+    inside[y0:y1, x0:x1] = True
+    image = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float() / 255.0
+    q = box_crf(torch.from_numpy(prob.astype(np.float32))[None, None], rgb_to_lab(image),
+                torch.from_numpy(inside)[None, None], config or CRFConfig())
+    return q[0, 0].numpy()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from box2mask.errors import Box2MaskError
 
 FALLBACKS = ("none", "grabcut")
+EDGE_MODES = ("none", "guided", "grabcut", "crf")  # box2mask.model.edges.MODES (a test keeps them equal)
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 MINIMUMS = {"clips_per_batch": (0, "0 (per device) or more"), "feature_cache": (1, "at least 1")}
 
@@ -25,7 +26,7 @@ class InferenceConfig:
     iterations: int = 15      # steepest-descent steps (seed 001: 15 at inference)
     refine: bool = True
     threshold: float = 0.5
-    edges: str = "none"       # full-resolution edge refinement: none | guided | grabcut (box2mask.model.edges)
+    edges: str = "none"       # full-resolution edge refinement: none | guided | grabcut | crf (box2mask.model.edges)
     flip: bool = False        # also segment the mirrored crops and average (2x the network work; off: see the model card)
     clip_to_box: bool = True  # drop mask pixels outside the (tight) box
     fallback: str = "grabcut"  # a mask failing the box test (box2mask.masks.boxfit) -> GrabCut's, if it fits better
@@ -61,6 +62,8 @@ def check_overrides(overrides: dict) -> dict:
             raise Box2MaskError(f"network option {key}={value!r}: expected {expected}")
         if key == "fallback" and value not in FALLBACKS:
             raise Box2MaskError(f"network option fallback={value!r}: choose one of {', '.join(FALLBACKS)}")
+        if key == "edges" and value not in EDGE_MODES:
+            raise Box2MaskError(f"network option edges={value!r}: choose one of {', '.join(EDGE_MODES)}")
         if key == "precision" and value not in PRECISIONS:
             raise Box2MaskError(f"network option precision={value!r}: choose one of {', '.join(PRECISIONS)}")
         if key in MINIMUMS and value < MINIMUMS[key][0]:

@@ -32,6 +32,7 @@ from box2mask.losses import (LossWeights, box_prior_loss, combine, motion_affini
                              projection_loss, rgb_to_lab, teacher_loss, temporal_loss)
 from box2mask.model.network import NetworkConfig, VideoBoxToMask
 from box2mask.training.clips import ClipConfig, ClipSampler
+from box2mask.training.ema import EmaTeacher
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class TrainConfig:
     support_dropout: float = 0.0                # chance per frame that its box is left out of the aggregation
     checkpoint_every: int = 250
     seed: int = 0
+    ema_momentum: float = 0.0                   # > 0: an EMA teacher of the network (box2mask.training.ema)
+    ema_start: int = 0                          # from this step its CRF-sharpened masks replace the teacher runs'
     losses: LossWeights = field(default_factory=LossWeights)
     clip: ClipConfig = field(default_factory=ClipConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -177,6 +180,7 @@ class Trainer:
         self.amp = self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.iteration = 0
+        self.ema = EmaTeacher(self.net, config.ema_momentum) if config.ema_momentum > 0 else None
 
     @property
     def checkpoint_path(self) -> Path:
@@ -203,6 +207,8 @@ class Trainer:
                            frame_weights=support_weights(data["boxes"].shape[:2], self.config.support_dropout,
                                                          self.device))
         lab = rgb_to_lab(data["images"].flatten(0, 1)).view_as(data["images"])
+        if self.ema is not None and self.iteration >= self.config.ema_start:
+            data.update(self.ema.targets(data, out["refined"].detach().float(), lab))
         terms: dict[str, torch.Tensor] = {}
         for name, weight in (("first", self.config.first_pass_weight), ("refined", 1.0)):
             if name not in out or not weight:
@@ -217,6 +223,8 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.ema is not None:
+            self.ema.update(self.net)
         self.iteration += 1
         log.update(iteration=self.iteration, lr=self.learning_rate(self.iteration - 1),
                    seconds=time.perf_counter() - start, data_seconds=loaded - start,
@@ -233,6 +241,7 @@ class Trainer:
             "sampler": self.sampler.state(),
             "torch_rng": torch.get_rng_state(),
             "config": self.config.to_dict(),
+            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
         }
 
     def save_checkpoint(self) -> None:
@@ -257,6 +266,8 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.sampler.restore(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"] if "ema" in state else self.net.trainable_state_dict())
         self.iteration = int(state["iteration"])
 
     def run(self, *, on_log: Callable[[dict], None] | None = None) -> None:

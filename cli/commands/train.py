@@ -38,6 +38,13 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
 @click.option("--teacher-band", type=click.IntRange(min=0), default=0, show_default=True,
               help="Crop pixels on each side of the teacher's mask boundary left out of the teacher loss "
                    "(where GrabCut errs most); the box losses still see them.")
+@click.option("--ema-teacher", "ema_momentum", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              show_default=True, metavar="MOMENTUM",
+              help="After --ema-start, teach with an exponential moving average of the network (e.g. 0.996): its "
+                   "masks averaged with the network's own, sharpened by a CRF inside the box, replace the "
+                   "--teacher runs' masks. 0: off.")
+@click.option("--ema-start", type=click.IntRange(min=0), default=None,
+              help="Step at which the EMA teacher takes over (default: the end of the warm-up).")
 @click.option("--motion-cache", type=click.Path(exists=True, file_okay=False), default=None,
               help="Output folder of `box2mask motion` to read motion maps from (else computed on the fly).")
 @click.option("--sequences", default=None, help="Comma-separated sequence ids to train on (default: all).")
@@ -74,7 +81,7 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the trained weights (default OUT/weights.pt).")
 def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup, loss_weights, teachers, teacher_band,
-            motion_cache, sequences, device, workers, gpus, address, seed, checkpoint_every, resume, object_dropout,
+            ema_momentum, ema_start, motion_cache, sequences, device, workers, gpus, address, seed, checkpoint_every, resume, object_dropout,
             support_dropout, object_path, box_only_targets, init_weights, export_path):
     """Train the video box-to-mask network on box-annotated datasets.
 
@@ -100,6 +107,8 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
     if distributed and device != "auto":
         fail(f"--device {device} is for training in one process", "with Ray, --gpus N gives GPU workers and "
              "--workers N CPU workers")
+    if ema_momentum and not teachers:
+        fail("--ema-teacher takes over from a teacher run after the warm-up", "add --teacher RUN_DIR (e.g. GrabCut's)")
     chosen = {t.strip() for t in losses.split(",") if t.strip()}
     unknown = chosen - set(LOSSES)
     if unknown:
@@ -129,6 +138,9 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
         fail(f"--init: {exc}")
     config = TrainConfig(iterations=iterations, batch=batch, lr=lr, seed=seed, checkpoint_every=checkpoint_every,
                          object_dropout=object_dropout, support_dropout=support_dropout,
+                         ema_momentum=ema_momentum,
+                         ema_start=(weights.warmup_start + weights.warmup_length if ema_start is None else ema_start)
+                         if ema_momentum else 0,
                          network=network,
                          losses=weights, clip=ClipConfig(frames=frames, crop_size=crop_size, teacher_band=teacher_band))
     teacher_runs = [Path(t) for t in teachers]

@@ -227,3 +227,44 @@ def test_training_defaults_live_in_the_pipeline_not_the_cli():
                               taught=True, warmup=10)
     assert (w.teacher, w.pairwise, w.affinity, w.temporal, w.warmup_length) == (0.2, 0.4, 0.0, 0.0, 10)
     assert training_loss_weights(8, terms={"projection"}).teacher == 0.0  # no teacher given: no teacher term
+
+
+def test_ema_teacher_moves_by_its_momentum_and_takes_over_after_its_start(synthetic_got10k, tmp_path):
+    from box2mask.training.ema import EmaTeacher
+
+    (pool, _), = load_sources([DataSource("got10k", synthetic_got10k)])
+    config = replace(TINY, iterations=3, ema_momentum=0.9, ema_start=2,
+                     losses=replace(TINY.losses, affinity=0.0, teacher=0.5))
+    trainer = Trainer(config, ClipSampler([(pool, 1.0)], config.clip, seed=0), tmp_path / "a")
+    before = {k: v.clone() for k, v in trainer.ema.state_dict().items()}
+    logs = [trainer.step() for _ in range(3)]
+    # no teacher run: nothing is taught until the EMA teacher starts at step 2
+    assert [("teacher" in log) for log in logs] == [False, False, True]
+    # one update by hand: teacher <- 0.9 teacher + 0.1 student
+    ema = EmaTeacher(trainer.net, 0.9)
+    ema.load_state_dict(before)
+    student = trainer.net.trainable_state_dict()
+    ema.update(trainer.net)
+    key = next(k for k, v in before.items() if v.is_floating_point() and not torch.equal(v, student[k]))
+    torch.testing.assert_close(ema.state_dict()[key], 0.9 * before[key] + 0.1 * student[key])
+
+
+def test_ema_teacher_resumes_exactly(synthetic_got10k, tmp_path):
+    (pool, _), = load_sources([DataSource("got10k", synthetic_got10k)])
+
+    def make(out, iterations):
+        config = replace(TINY, iterations=iterations, ema_momentum=0.5, ema_start=1,
+                         losses=replace(TINY.losses, affinity=0.0, teacher=0.5))
+        return Trainer(config, ClipSampler([(pool, 1.0)], config.clip, seed=config.seed), out)
+
+    straight = make(tmp_path / "a", 3)
+    straight.run()
+    first = make(tmp_path / "b", 2)
+    first.run()
+    second = make(tmp_path / "b", 3)
+    assert second.resume()
+    second.run()
+    for key, value in straight.ema.state_dict().items():
+        torch.testing.assert_close(second.ema.state_dict()[key], value)
+    for key, value in straight.net.trainable_state_dict().items():
+        torch.testing.assert_close(second.net.trainable_state_dict()[key], value)
