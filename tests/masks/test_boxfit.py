@@ -93,19 +93,19 @@ def test_settle_replaces_a_collapsed_mask_and_lowers_its_confidence():
 
 
 def test_the_shipped_network_on_a_solid_rectangle_is_not_a_confident_collapse():
+    """A solid rectangle that fills its box (the weights shipped until 2026-12-01 covered 2-13 % of it at
+    confidence 0.99): at the defaults each mask either covers most of the box, or failed the box test
+    and was replaced by GrabCut's with a confidence below 0.5."""
     from box2mask.model.predictor import Predictor
 
     frames, boxes = solid_rectangle_video()
     visible = np.ones(len(frames), bool)
-    raw = Predictor.load(device="cpu", fallback="none").predict(frames, boxes, visible)
-    collapsed = [FitRule().failure(box_fit(p.mask, box)) for p, box in zip(raw, boxes)]
-    assert any(collapsed)  # the case this guards against: the network alone collapses here
-    for pred, box, reason in zip(Predictor.load(device="cpu").predict(frames, boxes, visible), boxes, collapsed):
-        if reason is None:
-            assert pred.source == "network" and pred.note is None   # a mask that fits its box is kept
+    for pred, box in zip(Predictor.load(device="cpu").predict(frames, boxes, visible), boxes):
+        fit = box_fit(pred.mask, box)
+        if pred.source == "network":
+            assert pred.note is None and fit.fill > 0.8, (fit, pred.score)
         else:
-            assert pred.source == "grabcut" and pred.note == f"network mask {reason}"
-            assert pred.score < 0.5 and box_fit(pred.mask, box).fill > 0.9   # replaced, and not confident
+            assert pred.note.startswith("network mask") and pred.score < 0.5 and fit.fill > 0.9
 
 
 def test_the_fallback_is_recorded_in_the_shards_and_shown_by_qa(tmp_path, synthetic_got10k):
