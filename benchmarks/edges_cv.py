@@ -29,13 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.folds import FOLDS  # noqa: E402
 from benchmarks.provenance import provenance  # noqa: E402
 from box2mask.atomic import atomic_write_json  # noqa: E402
-from box2mask.boxes import box_to_mask  # noqa: E402
-from box2mask.crops import paste  # noqa: E402
 from box2mask.datasets import open_dataset  # noqa: E402
 from box2mask.eval.metrics import frame_scores  # noqa: E402
 from box2mask.model.crf import CRFConfig  # noqa: E402
-from box2mask.model.edges import refine_edges  # noqa: E402
-from box2mask.model.postprocess import confidence, settle  # noqa: E402
+from box2mask.model.postprocess import confidence, settle, to_mask  # noqa: E402
 from box2mask.model.predictor import Predictor  # noqa: E402
 from box2mask.model.weights import load_weights  # noqa: E402
 
@@ -75,6 +72,7 @@ def fold_probabilities(predictor: Predictor, seq, every: int):
 def score_fold(weights: Path, fold: str, settings: list[str], reader, every: int) -> dict:
     network, config, _ = load_weights(weights)
     predictor = Predictor(network, config, device="cpu")
+    crfs = {name: parse_setting(name) for name in settings}
     rows = {name: {"sequences": {}, "post_seconds": 0.0} for name in settings}
     frames = 0
     network_seconds = 0.0
@@ -85,8 +83,8 @@ def score_fold(weights: Path, fold: str, settings: list[str], reader, every: int
         images, targets, probs, items, seconds = fold_probabilities(predictor, seq, every)
         network_seconds += seconds
         frames += len(targets)
-        for name in settings:
-            crf = parse_setting(name)
+        for name, crf in crfs.items():
+            cleanup = replace(config, edges="none" if crf is None else "crf")
             js, fs, replaced = [], [], 0
             start = time.perf_counter()
             for k in targets:
@@ -94,13 +92,9 @@ def score_fold(weights: Path, fold: str, settings: list[str], reader, every: int
                 if int(k) not in probs:
                     mask = np.zeros_like(gt)
                 else:
-                    h, w = images[k].shape[:2]
-                    full = paste(probs[int(k)], items[int(k)].window, h, w)
                     box = track.boxes[k]
-                    mask = (full >= config.threshold if crf is None else
-                            refine_edges(images[k], full, box, mode="crf", threshold=config.threshold, crf=crf))
-                    if config.clip_to_box:
-                        mask &= box_to_mask(box, h, w)
+                    mask = to_mask(probs[int(k)], items[int(k)].window, box, *images[k].shape[:2], cleanup,
+                                   images[k], crf=crf)
                     done = settle(mask, confidence(probs[int(k)], config.threshold), box, config,
                                   lambda k=k: images[k])
                     mask = done.mask
@@ -116,7 +110,7 @@ def score_fold(weights: Path, fold: str, settings: list[str], reader, every: int
         row["mean"] = {key: float(np.mean([s[key] for s in row["sequences"].values()])) for key in ("J", "F", "JF")}
         row["post_ms_per_frame"] = 1000 * row.pop("post_seconds") / max(frames, 1)
         row["network_ms_per_frame"] = 1000 * network_seconds / max(frames, 1)
-        row["crf"] = None if parse_setting(name) is None else vars(parse_setting(name))
+        row["crf"] = None if crfs[name] is None else vars(crfs[name])
     return rows
 
 

@@ -19,18 +19,13 @@ Both work on a region around the box at most ``max_side`` pixels on its long sid
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import cv2
 import numpy as np
 import torch
 
 from box2mask.losses import rgb_to_lab
-
-if TYPE_CHECKING:
-    from box2mask.model.crf import CRFConfig
-
-MODES = ("none", "guided", "grabcut", "crf")
+from box2mask.model.crf import CRFConfig, box_crf
+from box2mask.model.inference import EDGE_MODES as MODES
 
 
 def _region(box: np.ndarray, height: int, width: int, context: float) -> tuple[int, int, int, int]:
@@ -42,7 +37,7 @@ def _region(box: np.ndarray, height: int, width: int, context: float) -> tuple[i
 
 def refine_edges(image: np.ndarray, probability: np.ndarray, box: np.ndarray, *, mode: str,
                  threshold: float = 0.5, max_side: int = 400, context: float = 0.25,
-                 iterations: int = 3, crf: "CRFConfig | None" = None) -> np.ndarray:
+                 iterations: int = 3, crf: CRFConfig | None = None) -> np.ndarray:
     """``(H, W) bool`` mask from full-frame ``probability (H, W) float32`` and ``image (H, W, 3)`` RGB."""
     if mode == "none":
         return probability >= threshold
@@ -102,9 +97,7 @@ def _grabcut(crop: np.ndarray, prob: np.ndarray, *, box_region, threshold: float
     return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
 
 
-def _crf(crop: np.ndarray, prob: np.ndarray, box_region, config: "CRFConfig | None") -> np.ndarray:
-    from box2mask.model.crf import CRFConfig, box_crf
-
+def _crf(crop: np.ndarray, prob: np.ndarray, box_region, config: CRFConfig | None) -> np.ndarray:
     x0, y0, x1, y1 = box_region
     inside = np.zeros(prob.shape, bool)
     inside[y0:y1, x0:x1] = True

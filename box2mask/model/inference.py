@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from box2mask.errors import Box2MaskError
 
 FALLBACKS = ("none", "grabcut")
-EDGE_MODES = ("none", "guided", "grabcut", "crf")  # box2mask.model.edges.MODES (a test keeps them equal)
+EDGE_MODES = ("none", "guided", "grabcut", "crf")  # the refiners of box2mask.model.edges (its MODES)
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 MINIMUMS = {"clips_per_batch": (0, "0 (per device) or more"), "feature_cache": (1, "at least 1")}
 

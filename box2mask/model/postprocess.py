@@ -22,6 +22,7 @@ from box2mask.masks.grabcut import grabcut_in_box
 from box2mask.model.edges import refine_edges
 
 if TYPE_CHECKING:
+    from box2mask.model.crf import CRFConfig
     from box2mask.model.inference import InferenceConfig
 
 RULE = FitRule()
@@ -36,13 +37,15 @@ class Settled:
 
 
 def to_mask(probability: np.ndarray, window: CropWindow, box: np.ndarray, height: int, width: int,
-            config: "InferenceConfig", image: np.ndarray | None = None) -> np.ndarray:
-    """Crop-space probability -> full-frame ``(H, W) bool`` mask, edges refined on ``image`` if asked."""
+            config: "InferenceConfig", image: np.ndarray | None = None, *,
+            crf: "CRFConfig | None" = None) -> np.ndarray:
+    """Crop-space probability -> full-frame ``(H, W) bool`` mask, edges refined on ``image`` if asked
+    (``crf``: the CRF's settings for ``edges="crf"``, default :class:`~box2mask.model.crf.CRFConfig`)."""
     full = paste(probability, window, height, width)
     if config.edges == "none" or image is None:
         mask = full >= config.threshold
     else:
-        mask = refine_edges(image, full, box, mode=config.edges, threshold=config.threshold)
+        mask = refine_edges(image, full, box, mode=config.edges, threshold=config.threshold, crf=crf)
     if config.clip_to_box:  # a tight box bounds the object, so nothing outside it can be object
         mask &= box_to_mask(box, height, width)
     return mask

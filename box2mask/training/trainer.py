@@ -267,7 +267,7 @@ class Trainer:
         self.sampler.restore(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
         if self.ema is not None:
-            self.ema.load_state_dict(state["ema"] if "ema" in state else self.net.trainable_state_dict())
+            self.ema.load_state_dict(state["ema"])  # same config as checked above, so the file has one
         self.iteration = int(state["iteration"])
 
     def run(self, *, on_log: Callable[[dict], None] | None = None) -> None:

@@ -69,8 +69,13 @@ def test_bad_settings_are_refused():
         CRFConfig(iterations=-1)
 
 
-def test_the_options_edge_modes_are_the_refiners():
-    from box2mask.model.edges import MODES
-    from box2mask.model.inference import EDGE_MODES
+def test_an_unknown_edge_mode_is_refused_by_the_options_and_the_refiner():
+    from box2mask.errors import Box2MaskError
+    from box2mask.model.inference import check_overrides
 
-    assert EDGE_MODES == MODES
+    assert check_overrides({"edges": "crf"}) == {"edges": "crf"}
+    with pytest.raises(Box2MaskError, match="choose one of none, guided, grabcut, crf"):
+        check_overrides({"edges": "crff"})
+    image, _, _ = _scene()
+    with pytest.raises(ValueError, match="unknown edge refinement"):
+        refine_edges(image, np.zeros((40, 40), np.float32), np.array([6, 6, 33, 33], np.float32), mode="crff")

@@ -76,6 +76,17 @@ def test_sequences_reaching_training_carry_no_masks(synthetic_got10k):
     assert clip["images"].shape == (2, 64, 64, 3) and set(np.unique(clip["boxes"])) <= {0.0, 1.0}
 
 
+def straight_and_resumed(make, tmp_path: Path) -> tuple[Trainer, Trainer]:
+    """3 steps in one go (in tmp_path/a), and 2 steps then 1 more after a resume (in tmp_path/b)."""
+    straight = make(tmp_path / "a", 3)
+    straight.run()
+    make(tmp_path / "b", 2).run()
+    second = make(tmp_path / "b", 3)
+    assert second.resume() and second.iteration == 2
+    second.run()
+    return straight, second
+
+
 def test_resume_continues_exactly(synthetic_got10k, tmp_path):
     (pool, _), = load_sources([DataSource("got10k", synthetic_got10k)])
 
@@ -83,13 +94,7 @@ def test_resume_continues_exactly(synthetic_got10k, tmp_path):
         config = replace(TINY, iterations=iterations, losses=replace(TINY.losses, affinity=0.0))
         return Trainer(config, ClipSampler([(pool, 1.0)], config.clip, seed=config.seed), out)
 
-    straight = make(tmp_path / "a", 3)
-    straight.run()
-    first = make(tmp_path / "b", 2)
-    first.run()
-    second = make(tmp_path / "b", 3)
-    assert second.resume() and second.iteration == 2
-    second.run()
+    straight, second = straight_and_resumed(make, tmp_path)
     for key, value in straight.net.trainable_state_dict().items():
         torch.testing.assert_close(second.net.trainable_state_dict()[key], value)
     lines = (tmp_path / "b" / "train_log.jsonl").read_text().splitlines()
@@ -257,13 +262,7 @@ def test_ema_teacher_resumes_exactly(synthetic_got10k, tmp_path):
                          losses=replace(TINY.losses, affinity=0.0, teacher=0.5))
         return Trainer(config, ClipSampler([(pool, 1.0)], config.clip, seed=config.seed), out)
 
-    straight = make(tmp_path / "a", 3)
-    straight.run()
-    first = make(tmp_path / "b", 2)
-    first.run()
-    second = make(tmp_path / "b", 3)
-    assert second.resume()
-    second.run()
+    straight, second = straight_and_resumed(make, tmp_path)
     for key, value in straight.ema.state_dict().items():
         torch.testing.assert_close(second.ema.state_dict()[key], value)
     for key, value in straight.net.trainable_state_dict().items():
