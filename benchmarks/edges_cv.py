@@ -4,7 +4,9 @@ Each fold's own weights (trained on the other 12 sequences' boxes) segment the f
 sequences once; the crop-space probabilities are then turned into masks with every setting
 given (``none``: threshold only; ``crf:w<weight>:s<colour sigma>:i<iterations>:k<kernel>:d<dilation>``,
 any part left out keeps :class:`box2mask.model.crf.CRFConfig`'s default), box test and fallback
-as in the weights' defaults. Masks are read only to score.
+as in the weights' defaults. With ``--boundary FOLD=STAGE`` the fold's boundary stage
+(benchmarks/boundary_cv.py) also re-reads every probability, and ``boundary+none``,
+``boundary+crf...`` score its output. Masks are read only to score.
 
     .venv/bin/python benchmarks/edges_cv.py --weights A=/work/cv/runs/r1-A/weights.pt \\
         --weights B=/work/cv/runs/r1-B/weights.pt --weights C=/work/cv/runs/r1-C/weights.pt \\
@@ -40,8 +42,13 @@ _KEYS = {"w": ("weight", float), "s": ("colour_sigma", float), "i": ("iterations
          "d": ("dilation", int)}
 
 
+BOUNDARY = "boundary+"
+
+
 def parse_setting(name: str) -> CRFConfig | None:
-    """``none`` -> None; ``crf[:w3:s8...]`` -> its :class:`CRFConfig`."""
+    """``none`` -> None; ``crf[:w3:s8...]`` -> its :class:`CRFConfig` (a ``boundary+`` prefix: the same
+    clean-up of the boundary stage's probabilities)."""
+    name = name.removeprefix(BOUNDARY)
     if name == "none":
         return None
     head, *parts = name.split(":")
@@ -69,13 +76,27 @@ def fold_probabilities(predictor: Predictor, seq, every: int):
     return images, targets, probs, items, time.perf_counter() - start
 
 
-def score_fold(weights: Path, fold: str, settings: list[str], reader, every: int) -> dict:
+def boundary_probabilities(stage, images, targets, probs, items, boxes) -> tuple[dict, dict, float]:
+    """The boundary stage on every target: its probabilities and windows, and the seconds it took
+    (cutting its crops included)."""
+    from box2mask.model.boundary import fine_crop, run_boundary
+
+    start = time.perf_counter()
+    done = [int(k) for k in targets if int(k) in probs]
+    crops = [fine_crop(images[k], boxes[k], probs[k], items[k].window, stage.config) for k in done]
+    fine = run_boundary(stage, crops)
+    return dict(zip(done, fine)), {k: c.window for k, c in zip(done, crops)}, time.perf_counter() - start
+
+
+def score_fold(weights: Path, fold: str, settings: list[str], reader, every: int, stage=None) -> dict:
     network, config, _ = load_weights(weights)
     predictor = Predictor(network, config, device="cpu")
     crfs = {name: parse_setting(name) for name in settings}
+    if stage is None and any(n.startswith(BOUNDARY) for n in settings):
+        raise ValueError(f"fold {fold}: {BOUNDARY}... settings need --boundary {fold}=STAGE")
     rows = {name: {"sequences": {}, "post_seconds": 0.0} for name in settings}
     frames = 0
-    network_seconds = 0.0
+    network_seconds = boundary_seconds = 0.0
     for seq_id in FOLDS[fold]:
         seq = reader.load(seq_id)
         gts = reader.masks(seq)
@@ -83,19 +104,24 @@ def score_fold(weights: Path, fold: str, settings: list[str], reader, every: int
         images, targets, probs, items, seconds = fold_probabilities(predictor, seq, every)
         network_seconds += seconds
         frames += len(targets)
+        windows = {int(k): it.window for k, it in items.items()}
+        if stage is not None:
+            fine, fine_windows, seconds = boundary_probabilities(stage, images, targets, probs, items, track.boxes)
+            boundary_seconds += seconds
         for name, crf in crfs.items():
+            source, where = (fine, fine_windows) if name.startswith(BOUNDARY) else (probs, windows)
             cleanup = replace(config, edges="none" if crf is None else "crf")
             js, fs, replaced = [], [], 0
             start = time.perf_counter()
             for k in targets:
                 gt = gts[k] == track.track_id
-                if int(k) not in probs:
+                if int(k) not in source:
                     mask = np.zeros_like(gt)
                 else:
                     box = track.boxes[k]
-                    mask = to_mask(probs[int(k)], items[int(k)].window, box, *images[k].shape[:2], cleanup,
+                    mask = to_mask(source[int(k)], where[int(k)], box, *images[k].shape[:2], cleanup,
                                    images[k], crf=crf)
-                    done = settle(mask, confidence(probs[int(k)], config.threshold), box, config,
+                    done = settle(mask, confidence(source[int(k)], config.threshold), box, config,
                                   lambda k=k: images[k])
                     mask = done.mask
                     replaced += done.source != "network"
@@ -110,6 +136,8 @@ def score_fold(weights: Path, fold: str, settings: list[str], reader, every: int
         row["mean"] = {key: float(np.mean([s[key] for s in row["sequences"].values()])) for key in ("J", "F", "JF")}
         row["post_ms_per_frame"] = 1000 * row.pop("post_seconds") / max(frames, 1)
         row["network_ms_per_frame"] = 1000 * network_seconds / max(frames, 1)
+        if name.startswith(BOUNDARY):
+            row["boundary_ms_per_frame"] = 1000 * boundary_seconds / max(frames, 1)
         row["crf"] = None if crfs[name] is None else vars(crfs[name])
     return rows
 
@@ -129,7 +157,8 @@ def table(paths: list[Path]) -> str:
              "|---|" + "---:|" * (len(order) + 4)]
     for name in names:
         means = {k: np.mean([folds[f][name]["mean"][k] for f in order]) for k in ("J", "F", "JF")}
-        ms = np.mean([folds[f][name]["post_ms_per_frame"] for f in order])
+        ms = np.mean([folds[f][name]["post_ms_per_frame"] + folds[f][name].get("boundary_ms_per_frame", 0.0)
+                      for f in order])
         lines.append(f"| `{name}` | " + " | ".join(f"{folds[f][name]['mean']['JF']:.3f}" for f in order)
                      + f" | {means['J']:.3f} | {means['F']:.3f} | **{means['JF']:.3f}** | {ms:.0f} |")
     return "\n".join(lines)
@@ -140,6 +169,9 @@ def main() -> None:
     parser.add_argument("--table", type=Path, nargs="+", default=None, help="print the fold table of these results")
     parser.add_argument("--weights", action="append", help="FOLD=PATH, one per fold")
     parser.add_argument("--davis", type=Path, default=Path("../shared/data/davis16-dev"))
+    parser.add_argument("--boundary", action="append", default=[],
+                        help="FOLD=STAGE: that fold's boundary stage (benchmarks/boundary_cv.py), for the "
+                             f"{BOUNDARY}... settings")
     parser.add_argument("--settings", default="none,crf")
     parser.add_argument("--every", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
@@ -158,11 +190,16 @@ def main() -> None:
     settings = args.settings.split(",")
     for name in settings:
         parse_setting(name)
+    stages = dict(item.split("=", 1) for item in args.boundary)
     reader = open_dataset("davis", args.davis)
     report = {"every": args.every, "threads": args.threads, "settings": settings,
-              "provenance": provenance([Path(p) for p in weights.values()]), "folds": {}}
+              "provenance": provenance([Path(p) for p in [*weights.values(), *stages.values()]]), "folds": {}}
     for fold, path in sorted(weights.items()):
-        report["folds"][fold] = score_fold(Path(path), fold, settings, reader, args.every)
+        stage = None
+        if fold in stages:
+            from benchmarks.boundary_cv import load_stage
+            stage = load_stage(Path(stages[fold]))
+        report["folds"][fold] = score_fold(Path(path), fold, settings, reader, args.every, stage)
         atomic_write_json(args.out, report)
     for name in settings:
         done = [report["folds"][f][name]["mean"]["JF"] for f in sorted(report["folds"])]

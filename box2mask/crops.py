@@ -73,6 +73,16 @@ def paste(crop: np.ndarray, window: CropWindow, height: int, width: int, *,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
+def transfer(crop: np.ndarray, source: CropWindow, target: CropWindow, size: int, *,
+             interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """A ``(S, S)`` map over window ``source`` resampled onto window ``target`` at ``size x size``
+    (zero where ``target`` reaches past ``source``): paste then extract, in one warp."""
+    to_target = np.vstack([target.to_crop(size), [0.0, 0.0, 1.0]])
+    from_source = np.vstack([cv2.invertAffineTransform(source.to_crop(crop.shape[0])), [0.0, 0.0, 1.0]])
+    return cv2.warpAffine(crop, (to_target @ from_source)[:2], (size, size), flags=interpolation,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 def box_in_crop(window: CropWindow, box: np.ndarray, size: int) -> np.ndarray:
     """The box drawn as a ``(S, S) float32`` {0, 1} mask in crop coordinates."""
     b = window.box_to_crop(box, size)

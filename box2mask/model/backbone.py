@@ -179,6 +179,8 @@ class FrozenBackbone(nn.Module):
         return self
 
     @torch.no_grad()
-    def forward(self, images: torch.Tensor) -> dict[int, torch.Tensor]:
-        feats = self.net.features(images.contiguous(memory_format=torch.channels_last), self.strides)
+    def forward(self, images: torch.Tensor, strides: tuple[int, ...] | None = None) -> dict[int, torch.Tensor]:
+        """Feature maps at ``strides`` (default: the ones this backbone was built for); only the
+        blocks up to the deepest requested stride run."""
+        feats = self.net.features(images.contiguous(memory_format=torch.channels_last), strides or self.strides)
         return {s: f.contiguous() for s, f in feats.items()}

@@ -44,6 +44,7 @@ class ClipConfig:
     flip: bool = True
     colour_jitter: float = 0.1
     teacher_band: int = 0      # crop pixels each side of the teacher's boundary left out of its loss (0: none)
+    min_cover: float = 1.25    # the crop side is at least this times the box's longer side
 
 
 def pick_frames(visible: np.ndarray, rng: np.random.Generator, config: ClipConfig) -> np.ndarray | None:
@@ -74,7 +75,7 @@ def _crop_map(full: np.ndarray | None, sequence: Sequence, window, size: int) ->
     return extract(full.astype(np.float32), window, size)
 
 
-def _away_from_boundary(teacher: np.ndarray, band: int) -> np.ndarray:
+def away_from_boundary(teacher: np.ndarray, band: int) -> np.ndarray:
     """1 where the pseudo-mask is trusted, 0 within ``band`` pixels of its boundary (where GrabCut errs most)."""
     if band <= 0:
         return np.ones(teacher.shape, np.float32)
@@ -84,17 +85,21 @@ def _away_from_boundary(teacher: np.ndarray, band: int) -> np.ndarray:
 
 
 def make_clip(sequence: Sequence, track_index: int, frames: np.ndarray, rng: np.random.Generator,
-              config: ClipConfig, motion: MotionSource | None = None, teacher: MaskSource | None = None) -> dict:
+              config: ClipConfig, motion: MotionSource | None = None, teacher: MaskSource | None = None,
+              maps: dict[str, MotionSource] | None = None) -> dict:
+    """One clip (see the module docstring); ``maps`` adds further full-frame maps, each cropped like
+    the frames under its own key (``(T, S, S) float32``, zeros where a map is missing)."""
     track = sequence.tracks[track_index]
     size = config.crop_size
     context = rng.uniform(*config.context)
     flip = config.flip and rng.random() < 0.5
     images, boxes, valid, motions, teachers, trusted, taught = [], [], [], [], [], [], []
+    extra: dict[str, list[np.ndarray]] = {}
     ones = np.ones((sequence.height, sequence.width), np.uint8)
     for f in frames:
         jitter = np.array([rng.uniform(-config.shift, config.shift), rng.uniform(-config.shift, config.shift),
                            rng.normal(0, config.scale_jitter)])
-        window = square_window(track.boxes[f], context=context, jitter=jitter)
+        window = square_window(track.boxes[f], context=context, min_cover=config.min_cover, jitter=jitter)
         image = extract(sequence.read_frame(int(f)), window, size)
         box = box_in_crop(window, track.boxes[f], size)
         inside = extract(ones, window, size, interpolation=cv2.INTER_NEAREST).astype(np.float32)
@@ -106,14 +111,18 @@ def make_clip(sequence: Sequence, track_index: int, frames: np.ndarray, rng: np.
         valid.append(inside)
         motions.append(m if m is not None else np.zeros((size, size), np.float32))
         teachers.append(t if t is not None else np.zeros((size, size), np.float32))
-        trusted.append(_away_from_boundary(t, config.teacher_band) if t is not None else np.ones((size, size), np.float32))
+        trusted.append(away_from_boundary(t, config.teacher_band) if t is not None else np.ones((size, size), np.float32))
         taught.append(np.float32(taught_by[1] if taught_by else 0.0))
+        for key, source in (maps or {}).items():
+            cropped = _crop_map(source(sequence, int(f)), sequence, window, size)
+            extra.setdefault(key, []).append(cropped if cropped is not None else np.zeros((size, size), np.float32))
     clip = {"images": np.stack(images), "boxes": np.stack(boxes), "valid": np.stack(valid),
             "motion": np.stack(motions), "has_motion": np.float32(motion is not None),
             "teacher": np.stack(teachers), "teacher_trusted": np.stack(trusted),
-            "taught": np.asarray(taught, np.float32)}  # taught: teacher weight
+            "taught": np.asarray(taught, np.float32),  # taught: teacher weight
+            **{key: np.stack(v) for key, v in extra.items()}}
     if flip:
-        for key in ("images", "boxes", "valid", "motion", "teacher", "teacher_trusted"):
+        for key in ("images", "boxes", "valid", "motion", "teacher", "teacher_trusted", *extra):
             clip[key] = np.ascontiguousarray(clip[key][:, :, ::-1])
     if config.colour_jitter:
         gain = 1 + rng.uniform(-config.colour_jitter, config.colour_jitter, 3)
@@ -126,13 +135,14 @@ class ClipSampler:
     """Draws clips from a pool of sequences (weighted by source), reproducibly from a seed."""
 
     def __init__(self, sources: list[tuple[list[Sequence], float]], config: ClipConfig, *,
-                 motion: MotionSource | None = None, teacher: MaskSource | None = None, seed: int = 0):
+                 motion: MotionSource | None = None, teacher: MaskSource | None = None, seed: int = 0,
+                 maps: dict[str, MotionSource] | None = None):
         self.pools = [(seqs, w) for seqs, w in sources if seqs]
         if not self.pools:
             raise ValueError("no training sequences with a visible box")
         weights = np.array([w for _, w in self.pools], dtype=np.float64)
         self.weights = weights / weights.sum()
-        self.config, self.motion, self.teacher = config, motion, teacher
+        self.config, self.motion, self.teacher, self.maps = config, motion, teacher, maps
         self.rng = np.random.default_rng(seed)
 
     def sample(self) -> dict:
@@ -142,7 +152,7 @@ class ClipSampler:
             k = int(self.rng.integers(len(seq.tracks)))
             frames = pick_frames(seq.tracks[k].visible, self.rng, self.config)
             if frames is not None:
-                return make_clip(seq, k, frames, self.rng, self.config, self.motion, self.teacher)
+                return make_clip(seq, k, frames, self.rng, self.config, self.motion, self.teacher, self.maps)
 
     def batch(self, size: int) -> dict:
         clips = [self.sample() for _ in range(size)]

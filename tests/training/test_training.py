@@ -212,15 +212,15 @@ def test_support_dropout_leaves_boxes_out_but_keeps_one_per_clip():
 
 
 def test_the_teacher_band_leaves_the_pseudo_masks_boundary_out():
-    from box2mask.training.clips import _away_from_boundary
+    from box2mask.training.clips import away_from_boundary
 
     teacher = np.zeros((20, 20), np.float32)
     teacher[5:15, 5:15] = 0.9
-    trusted = _away_from_boundary(teacher, 2)
+    trusted = away_from_boundary(teacher, 2)
     assert trusted[10, 10] == 1 and trusted[0, 0] == 1          # deep inside and far outside: kept
     assert trusted[5, 10] == 0 and trusted[4, 10] == 0 and trusted[6, 10] == 0  # on the boundary: left out
     assert trusted[2, 10] == 1 and trusted[8, 10] == 1          # 3 px away: kept
-    assert (_away_from_boundary(teacher, 0) == 1).all()
+    assert (away_from_boundary(teacher, 0) == 1).all()
 
 
 def test_training_defaults_live_in_the_pipeline_not_the_cli():
