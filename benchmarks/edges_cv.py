@@ -83,8 +83,8 @@ def boundary_probabilities(stage, images, targets, probs, items, boxes) -> tuple
 
     start = time.perf_counter()
     done = [int(k) for k in targets if int(k) in probs]
-    crops = [fine_crop(images[k], boxes[k], probs[k], items[k].window, stage.config) for k in done]
-    fine = run_boundary(stage, crops)
+    crops = [fine_crop(images[k], boxes[k], stage.config) for k in done]
+    fine = run_boundary(stage, crops, [probs[k] for k in done], [items[k].window for k in done])
     return dict(zip(done, fine)), {k: c.window for k, c in zip(done, crops)}, time.perf_counter() - start
 
 

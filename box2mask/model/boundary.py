@@ -57,7 +57,7 @@ class BoundaryStage(nn.Module):
         self.skip2 = nn.Sequential(conv(CHANNELS[2], 16, 1), nn.ReLU(inplace=True))
         self.up2 = nn.Sequential(conv(w + 16 + 1, 16), nn.ReLU(inplace=True), conv(16, 16), nn.ReLU(inplace=True))
         self.skip1 = nn.Sequential(conv(3 + 1, 8), nn.ReLU(inplace=True))
-        self.out = nn.Sequential(conv(16 + 8, 8), nn.ReLU(inplace=True), conv(8, 1))
+        self.out = nn.Sequential(conv(16 + 8, 8, 1), nn.ReLU(inplace=True), conv(8, 1))  # 1x1 first: full resolution is costly
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
 
@@ -79,35 +79,35 @@ def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class FineCrop:
-    """One target frame as the boundary stage sees it: its window, the crop, the first stage's
-    probability and the box, all resampled into that window."""
+    """One target frame as the boundary stage sees it: its window, the crop and the box drawn in it."""
 
     window: CropWindow
-    image: np.ndarray        # (S, S, 3) uint8
-    coarse: np.ndarray       # (S, S) float32 in [0, 1]
-    box: np.ndarray          # (S, S) float32 {0, 1}
+    image: np.ndarray | None   # (S, S, 3) uint8 (None once used)
+    box: np.ndarray | None     # (S, S) float32 {0, 1}
 
 
-def fine_crop(image: np.ndarray, box: np.ndarray, probability: np.ndarray, window: CropWindow,
-              config: BoundaryConfig) -> FineCrop:
-    """The stage's input for one frame: ``probability (s, s)`` over the first stage's ``window``
-    moved into the stage's own window around ``box`` (CPU work)."""
-    fine = boundary_window(box, config)
-    size = config.crop_size
-    return FineCrop(fine, extract(image, fine, size), transfer(probability.astype(np.float32), window, fine, size),
-                    box_in_crop(fine, box, size))
+def fine_crop(image: np.ndarray, box: np.ndarray, config: BoundaryConfig) -> FineCrop:
+    """The stage's crop of one frame around ``box`` (CPU work, done where the frame is decoded)."""
+    window = boundary_window(box, config)
+    return FineCrop(window, extract(image, window, config.crop_size), box_in_crop(window, box, config.crop_size))
 
 
 @torch.inference_mode()
-def run_boundary(stage: BoundaryStage, crops: list[FineCrop], *, batch: int = 8) -> list[np.ndarray]:
-    """The stage's probabilities ``(S, S) float32``, one per crop, over each crop's window."""
+def run_boundary(stage: BoundaryStage, crops: list[FineCrop], probabilities: list[np.ndarray],
+                 windows: list[CropWindow], *, batch: int = 8) -> list[np.ndarray]:
+    """The stage's probabilities ``(S, S) float32`` over each crop's window, from the first stage's
+    ``probabilities`` over its ``windows`` (one of each per crop)."""
     device = next(stage.parameters()).device
+    size = stage.config.crop_size
     out: list[np.ndarray] = []
     for start in range(0, len(crops), batch):
-        group = crops[start:start + batch]
-        images = torch.from_numpy(np.stack([c.image for c in group])).to(device).permute(0, 3, 1, 2).float() / 255.0
-        coarse = torch.from_numpy(np.stack([c.coarse for c in group])).to(device).unsqueeze(1)
-        boxes = torch.from_numpy(np.stack([c.box for c in group])).to(device).unsqueeze(1)
-        probs = torch.sigmoid(stage(images, coarse, boxes).float()).squeeze(1).cpu().numpy()
-        out.extend(probs[k] for k in range(len(group)))
+        group = range(start, min(start + batch, len(crops)))
+        coarse = np.stack([transfer(probabilities[k].astype(np.float32), windows[k], crops[k].window, size)
+                           for k in group])
+        images = torch.from_numpy(np.stack([crops[k].image for k in group])).to(device)
+        boxes = torch.from_numpy(np.stack([crops[k].box for k in group])).to(device).unsqueeze(1)
+        logits = stage(images.permute(0, 3, 1, 2).float() / 255.0, torch.from_numpy(coarse).to(device).unsqueeze(1),
+                       boxes)
+        probs = torch.sigmoid(logits.float()).squeeze(1).cpu().numpy()
+        out.extend(probs[k] for k in range(len(probs)))
     return out

@@ -42,10 +42,11 @@ def test_an_untrained_stage_returns_its_input():
     image = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
     box = np.array([40.0, 30.0, 110.0, 90.0])
     probability = rng.uniform(0.05, 0.95, (64, 64)).astype(np.float32)
-    crop = fine_crop(image, box, probability, square_window(box, context=2.6), SMALL)
-    out, = run_boundary(stage, [crop])
+    first = square_window(box, context=2.6)
+    crop = fine_crop(image, box, SMALL)
+    out, = run_boundary(stage, [crop], [probability], [first])
     assert out.shape == (64, 64)
-    np.testing.assert_allclose(out, np.clip(crop.coarse, 0.01, 0.99), atol=1e-5)
+    np.testing.assert_allclose(out, np.clip(transfer(probability, first, crop.window, 64), 0.01, 0.99), atol=1e-5)
 
 
 def test_extra_maps_are_cropped_and_flipped_with_the_frames(synthetic_got10k):
