@@ -10,6 +10,13 @@ Scoring is ``benchmarks/edges_cv.py --boundary FOLD=STAGE``.
         --out /work/cv/coarse/r1-A
     .venv/bin/python benchmarks/boundary_cv.py train --fold A --coarse /work/cv/coarse/r1-A \\
         --out /work/cv/runs/b1-A --iterations 600
+
+``--fold all`` does the same on all 18 sequences (the shipped stage, from the shipped
+first stage's maps; benchmarks/train_shipped.sh step 8), and ``attach`` writes a weights
+file holding both stages, with the stage's record in its metadata:
+
+    .venv/bin/python benchmarks/boundary_cv.py attach --fold all --weights box2mask/weights/box2mask-video.pt \\
+        --stage /work/cv/runs/b1-all/stage.pt --out box2mask/weights/box2mask-video.pt
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.folds import FOLDS, split  # noqa: E402
+from benchmarks.folds import FOLDS, all_sequences, split  # noqa: E402
 from benchmarks.provenance import provenance  # noqa: E402
 from box2mask.crops import paste  # noqa: E402
 from box2mask.datasets import open_dataset  # noqa: E402
@@ -87,9 +94,14 @@ def load_stage(path: Path) -> BoundaryStage:
     return stage.eval()
 
 
+def training_sequences(fold: str) -> list[str]:
+    """A fold's 12 training sequences, or all 18 for ``all``."""
+    return all_sequences() if fold == "all" else split(fold)[0]
+
+
 def train(fold: str, root: Path, coarse: Path, teacher: Path, out: Path, config: BoundaryTrainConfig) -> Path:
     reader = open_dataset("got10k", root)
-    seqs = [reader.load(s) for s in split(fold)[0]]
+    seqs = [reader.load(s) for s in training_sequences(fold)]
     sampler = ClipSampler([(seqs, 1.0)], config.clip, teacher=TeacherMasks([teacher]) if config.teacher else None,
                           maps={"coarse": cached_motion(coarse)}, seed=config.seed)
     trainer = BoundaryTrainer(config, sampler, out)
@@ -102,7 +114,7 @@ def train(fold: str, root: Path, coarse: Path, teacher: Path, out: Path, config:
 
     trainer.run(on_log=report)
     path = out / "stage.pt"
-    save_stage(path, trainer.stage, {"fold": fold, "trained_on": split(fold)[0], "coarse": str(coarse),
+    save_stage(path, trainer.stage, {"fold": fold, "trained_on": training_sequences(fold), "coarse": str(coarse),
                                      "teacher": str(teacher), "iterations": trainer.iteration,
                                      "train_config": config.to_dict(), "seconds": time.perf_counter() - start,
                                      "supervision": "boxes only (projection, colour pairwise, anchor to the "
@@ -111,12 +123,36 @@ def train(fold: str, root: Path, coarse: Path, teacher: Path, out: Path, config:
     return path
 
 
+def attach(weights: Path, stage_path: Path, out: Path, fold: str) -> Path:
+    """``weights`` with the boundary stage of ``stage_path`` attached (its record goes into the metadata)."""
+    from dataclasses import replace
+
+    from box2mask.atomic import file_sha256
+    from box2mask.model.network import VideoBoxToMask
+    from box2mask.model.weights import read_payload, save_weights
+
+    network, inference, meta = load_weights(weights)
+    stage_payload = torch.load(stage_path, map_location="cpu", weights_only=True)
+    stage_meta = stage_payload["metadata"]
+    if stage_meta.get("fold") != fold:
+        raise SystemExit(f"{stage_path} was trained for fold {stage_meta.get('fold')!r}, not {fold!r}")
+    config = replace(network.config, boundary=BoundaryConfig(**stage_payload["config"]))
+    both = VideoBoxToMask(config, backbone=network.backbone)
+    both.load_trainable_state_dict({**network.trainable_state_dict(),
+                                    **{f"boundary.{k}": v for k, v in stage_payload["state_dict"].items()}})
+    record = {k: stage_meta[k] for k in ("trained_on", "iterations", "seconds", "train_config", "supervision")}
+    record.update(first_stage_sha256=file_sha256(weights), commit=stage_meta["provenance"]["commit"])
+    save_weights(out, both, inference, {**meta, "boundary_stage": record})
+    read_payload(out)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--work", type=Path, default=Path("/work/cv"))
-    common.add_argument("--fold", choices=sorted(FOLDS), required=True)
+    common.add_argument("--fold", choices=[*sorted(FOLDS), "all"], required=True)
     common.add_argument("--threads", type=int, default=2)
     common.add_argument("--out", type=Path, required=True)
     p = sub.add_parser("coarse", parents=[common])
@@ -127,11 +163,16 @@ def main() -> None:
     p.add_argument("--anchor", type=float, default=1.0)
     p.add_argument("--teacher", type=float, default=0.5)
     p.add_argument("--pairwise", type=float, default=1.0)
+    p = sub.add_parser("attach", parents=[common])
+    p.add_argument("--weights", type=Path, required=True)
+    p.add_argument("--stage", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    root = args.work / "data" / f"fold-{args.fold}" / "train"
+    root = args.work / "data" / ("davis-all" if args.fold == "all" else f"fold-{args.fold}") / "train"
     if args.cmd == "coarse":
-        print(coarse_maps(args.weights, root, split(args.fold)[0], args.out), "maps written")
+        print(coarse_maps(args.weights, root, training_sequences(args.fold), args.out), "maps written")
+    elif args.cmd == "attach":
+        print(attach(args.weights, args.stage, args.out, args.fold))
     else:
         config = BoundaryTrainConfig(iterations=args.iterations, anchor=args.anchor, teacher=args.teacher,
                                      pairwise=args.pairwise)

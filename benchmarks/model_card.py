@@ -50,6 +50,14 @@ def recorded_block(weights: Path) -> str:
             seconds = f"{stage['seconds']:.0f}" if stage.get("seconds") is not None else "?"
             lines.append(f"| {stage['run']} | {stage['iterations']} | {seconds} | {stage.get('lr')} | "
                          f"{stage.get('support_dropout', 0.0)} |")
+    stage = meta.get("boundary_stage")
+    if stage:
+        config = payload["network"].get("boundary") or {}
+        lines += ["", f"Boundary stage (`box2mask.model.boundary`, crop {config.get('crop_size')} px at "
+                      f"{config.get('cover')}x the box): {stage['iterations']} steps, "
+                      f"{stage['seconds']:.0f} s, on the first stage's maps of {len(stage['trained_on'])} "
+                      f"sequences ({', '.join(stage['trained_on'])}); {stage['supervision']}; "
+                      f"commit {stage['commit'][:12]}."]
     inference = asdict(InferenceConfig(**payload["inference"]))  # what the file gives, with today's defaults
     unset = sorted(set(inference) - set(payload["inference"]))
     lines += ["", "Inference defaults: " + ", ".join(f"`{k}={v}`" for k, v in inference.items()) + "."

@@ -128,7 +128,7 @@ def training_loss_weights(iterations: int, *, terms: set[str], overrides: dict[s
 
 def network_for_training(init_weights: Path | None, *, object_path: bool | None = None,
                          encoder_features: bool | None = None) -> NetworkConfig:
-    """The network to train: default sizes, and the wiring of ``init_weights`` unless given.
+    """The network to train: default sizes, and the wiring (and boundary stage) of ``init_weights`` unless given.
 
     Fine-tuning the shipped weights (built without ``m_t``) must not quietly put ``m_t``
     back into the decoder, so an unset switch follows the weights being started from.
@@ -136,9 +136,11 @@ def network_for_training(init_weights: Path | None, *, object_path: bool | None 
     from box2mask.model.weights import network_config
 
     start = network_config(init_weights) if init_weights is not None else NetworkConfig()
+    # a boundary stage of the weights started from is kept as it is (it refines whatever the rest gives)
     return replace(NetworkConfig(),
                    object_path=start.object_path if object_path is None else object_path,
-                   encoder_features=start.encoder_features if encoder_features is None else encoder_features)
+                   encoder_features=start.encoder_features if encoder_features is None else encoder_features,
+                   boundary=start.boundary)
 
 
 def usable_pools(sources: list[DataSource], *,

@@ -21,9 +21,12 @@ from box2mask.methods.base import FrameMask
 from box2mask.model.clips import Clip, plan_clips
 from box2mask.model.inference import InferenceConfig, check_overrides, needs_image
 from box2mask.model.postprocess import finalize_probability
-from box2mask.model.predictor import FrameItem, Predictor, prepare_frame
-from box2mask.model.weights import DEFAULT_WEIGHTS, inference_defaults
+from box2mask.model.predictor import FrameItem, Predictor, boundary_config, prepare_frame
+from box2mask.model.weights import DEFAULT_WEIGHTS, inference_defaults, network_config
 from box2mask.structures import Sequence, Track
+
+
+_UNREAD = object()
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class NetworkMethod:
         self.device = device
         self._predictor: Predictor | None = None
         self._inference: InferenceConfig | None = None
+        self._boundary_config: object = _UNREAD  # (None once read: no boundary stage runs)
 
     @property
     def predictor(self) -> Predictor:
@@ -92,10 +96,11 @@ class NetworkMethod:
         clips = plan_clips(np.asarray(targets), track.visible, size=config.support, interval=config.interval)
         frames = sorted({int(f) for c in clips for f in c.frames})
         wanted = {int(t) for t in targets}
+        boundary = self._boundary()
         items, images = {}, {}
         for f in frames:
             image = sequence.read_frame(f)
-            items[f] = prepare_frame(image, track.boxes[f], config)
+            items[f] = prepare_frame(image, track.boxes[f], config, boundary if f in wanted else None)
             if needs_image(config) and f in wanted:
                 images[f] = image  # edge refinement in finalize needs every target's full-resolution frame
         return NetworkBatch(track_id=track.track_id, targets=np.asarray(targets), items=items, clips=clips,
@@ -110,6 +115,12 @@ class NetworkMethod:
         except (OSError, ValueError) as exc:
             raise Box2MaskError(str(exc)) from None
 
+    def _boundary(self):
+        """The boundary stage's crop settings when it runs (read once, without building the network)."""
+        if self._boundary_config is _UNREAD:
+            self._boundary_config = boundary_config(network_config(self.weights), self._config())
+        return self._boundary_config
+
     def _config(self) -> InferenceConfig:
         """Inference settings, read without building the network (prepare/finalize run on CPU workers)."""
         if self._inference is None:
@@ -119,7 +130,7 @@ class NetworkMethod:
     def infer(self, batch: NetworkBatch) -> NetworkBatch:
         probs = self.predictor.run_clips(batch.items, batch.clips)
         # the crops are not needed after: only the windows travel back
-        return replace(batch, items={f: replace(it, image=None, box=None) for f, it in batch.items.items()},
+        return replace(batch, items={f: it.windows_only() for f, it in batch.items.items()},
                        probabilities=probs)
 
     def finalize(self, batch: NetworkBatch) -> list[FrameMask]:
@@ -130,7 +141,7 @@ class NetworkMethod:
             if prob is None:
                 results.append(FrameMask(batch.track_id, t, None, float("nan")))
                 continue
-            done = finalize_probability(prob, batch.items[t].window, batch.boxes[t], batch.height, batch.width,
+            done = finalize_probability(prob, batch.items[t].output_window, batch.boxes[t], batch.height, batch.width,
                                         config, batch.image_of(t))
             results.append(FrameMask(batch.track_id, t, done.mask, done.score, done.source, done.note))
         return results

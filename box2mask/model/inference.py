@@ -25,6 +25,7 @@ class InferenceConfig:
     interval: int = 5         # Delta: their spacing in frames (seed 001: 5 on DAVIS)
     iterations: int = 15      # steepest-descent steps (seed 001: 15 at inference)
     refine: bool = True
+    boundary: bool = True     # run the weights' boundary stage (box2mask.model.boundary) when they have one
     threshold: float = 0.5
     edges: str = "none"       # full-resolution edge refinement: none | guided | grabcut | crf (box2mask.model.edges)
     flip: bool = False        # also segment the mirrored crops and average (2x the network work; off: see the model card)

@@ -17,6 +17,7 @@ from torch import nn
 
 from box2mask.model.aggregation import SteepestDescentAggregation
 from box2mask.model.backbone import CHANNELS, FrozenBackbone
+from box2mask.model.boundary import BoundaryConfig, BoundaryStage
 from box2mask.model.decoder import Decoder
 from box2mask.model.encoder import MaskEncoder, ObjectEncoder
 from box2mask.model.layers import ConvNormReLU, ResBlock, conv, resize_to
@@ -33,9 +34,16 @@ class NetworkConfig:
     test_iterations: int = 15   # ... and at inference (seed 001: 15)
     object_path: bool = True    # feed the single-frame encoding m_t to the decoder (seed 001 "+ m_t")
     encoder_features: bool = True  # the object encoder reads x_t with the box (else the box alone)
+    boundary: BoundaryConfig | None = None  # a boundary stage (box2mask.model.boundary) after the refined masks
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "NetworkConfig":
+        data = dict(data)
+        boundary = data.pop("boundary", None)
+        return cls(**data, boundary=BoundaryConfig(**boundary) if boundary is not None else None)
 
 
 class DeepFeatures(nn.Module):
@@ -63,10 +71,13 @@ class VideoBoxToMask(nn.Module):
         self.aggregate = SteepestDescentAggregation(d, c, kernel=config.kernel)
         self.aggregate_refine = SteepestDescentAggregation(d, c, kernel=config.kernel)
         self.decoder = Decoder(c, d, {4: CHANNELS[4], 2: CHANNELS[2]}, width=config.decoder_width)
+        # trained on its own, after the rest (box2mask.training.boundary); it shares the frozen backbone
+        self.boundary = (BoundaryStage(config.boundary, backbone=self.backbone)
+                         if config.boundary is not None else None)
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        """Everything but the frozen backbone (which is rebuilt from its package)."""
-        return {k: v for k, v in self.state_dict().items() if not k.startswith("backbone.")}
+        """Everything but the frozen backbone (which is rebuilt from its package), wherever it is shared."""
+        return {k: v for k, v in self.state_dict().items() if ".backbone." not in f".{k}"}
 
     def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Strict load of the trained part: missing or unexpected keys are errors."""

@@ -21,6 +21,7 @@ import torch
 from box2mask.atomic import file_sha256
 from box2mask.crops import CropWindow, box_in_crop, extract, square_window
 from box2mask.devices import pick_device
+from box2mask.model.boundary import BoundaryConfig, FineCrop, fine_crop, run_boundary
 from box2mask.model.clips import plan_clips
 from box2mask.model.features import FeatureCache
 from box2mask.model.inference import InferenceConfig
@@ -46,12 +47,31 @@ class FrameItem:
     window: CropWindow
     image: np.ndarray | None   # (S, S, 3) uint8 (None once inferred: only the window is needed after)
     box: np.ndarray | None     # (S, S) float32
+    fine: FineCrop | None = None  # the boundary stage's crop (targets only, when the weights have the stage)
+
+    @property
+    def output_window(self) -> CropWindow:
+        """The window the frame's final probability lies over: the boundary stage's when it ran."""
+        return self.fine.window if self.fine is not None else self.window
+
+    def windows_only(self) -> "FrameItem":
+        """The same item without its crops (what has to travel back after inference)."""
+        fine = replace(self.fine, image=None, box=None) if self.fine is not None else None
+        return replace(self, image=None, box=None, fine=fine)
 
 
-def prepare_frame(image: np.ndarray, box: np.ndarray, config: InferenceConfig) -> FrameItem:
-    """The square crop around ``box`` (``config.context`` x its size) at ``config.crop_size``, and the box in it."""
+def prepare_frame(image: np.ndarray, box: np.ndarray, config: InferenceConfig,
+                  boundary: BoundaryConfig | None = None) -> FrameItem:
+    """The square crop around ``box`` (``config.context`` x its size) at ``config.crop_size``, and the box in it;
+    with ``boundary`` (a target frame, and weights with a boundary stage) the stage's crop as well."""
     window = square_window(box, context=config.context)
-    return FrameItem(window, extract(image, window, config.crop_size), box_in_crop(window, box, config.crop_size))
+    return FrameItem(window, extract(image, window, config.crop_size), box_in_crop(window, box, config.crop_size),
+                     fine_crop(image, box, boundary) if boundary is not None else None)
+
+
+def boundary_config(network_config, config: InferenceConfig) -> BoundaryConfig | None:
+    """The boundary stage's crop settings when it is to run: the weights have one and ``config.boundary``."""
+    return network_config.boundary if config.boundary else None
 
 
 class Predictor:
@@ -73,24 +93,38 @@ class Predictor:
         return cls(network, replace(config, **overrides), device=device, weights_sha256=file_sha256(path))
 
     # ---- per-frame preparation (CPU) -------------------------------------------------------
-    def prepare_frame(self, image: np.ndarray, box: np.ndarray) -> FrameItem:
-        return prepare_frame(image, box, self.config)
+    def prepare_frame(self, image: np.ndarray, box: np.ndarray, *, target: bool = True) -> FrameItem:
+        """``target``: a frame that gets a mask (only those are cut for the boundary stage)."""
+        return prepare_frame(image, box, self.config,
+                             boundary_config(self.network.config, self.config) if target else None)
 
     # ---- the network on clips ----------------------------------------------------------------
     def run_clips(self, items: dict[int, FrameItem], clips) -> dict[int, np.ndarray]:
-        """Crop-space probabilities ``(S, S) float32`` for every target member of ``clips``.
+        """Crop-space probabilities ``(S, S) float32`` for every target member of ``clips``, each over its
+        item's ``output_window`` (the boundary stage's, for targets cut for it).
 
         With ``flip`` the clips are also segmented left-right mirrored and the two
         probabilities averaged: the network is not exactly mirror-symmetric, and
         the average of its two views is (a test checks this).
         """
         probs = self._clip_probabilities(items, clips)
-        if not self.config.flip:
+        if self.config.flip:
+            mirrored = {f: FrameItem(it.window, np.ascontiguousarray(it.image[:, ::-1]),
+                                      np.ascontiguousarray(it.box[:, ::-1])) for f, it in items.items()}
+            back = self._clip_probabilities(mirrored, clips)
+            probs = {f: 0.5 * (p + back[f][:, ::-1]) for f, p in probs.items()}
+        return self._boundary(items, probs)
+
+    def _boundary(self, items: dict[int, FrameItem], probs: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """The boundary stage on every target cut for it: its probability then lies over ``output_window``."""
+        fine = [f for f in probs if items[f].fine is not None]
+        if not fine:
             return probs
-        mirrored = {f: FrameItem(it.window, np.ascontiguousarray(it.image[:, ::-1]),
-                                  np.ascontiguousarray(it.box[:, ::-1])) for f, it in items.items()}
-        back = self._clip_probabilities(mirrored, clips)
-        return {f: 0.5 * (p + back[f][:, ::-1]) for f, p in probs.items()}
+        if self.network.boundary is None:
+            raise ValueError("frames were cut for a boundary stage, but these weights have none")
+        done = run_boundary(self.network.boundary, [items[f].fine for f in fine], [probs[f] for f in fine],
+                            [items[f].window for f in fine], batch=max(1, self.runtime.clips_per_batch) * 8)
+        return {**probs, **dict(zip(fine, done))}
 
     @torch.inference_mode()
     def _clip_probabilities(self, items: dict[int, FrameItem], clips) -> dict[int, np.ndarray]:
@@ -161,16 +195,17 @@ class Predictor:
         clips = self.plan(visible, wanted)
         items: dict[int, FrameItem] = {}
         size: tuple[int, int] | None = None
+        wanted_set = {int(f) for f in wanted}
         for f in sorted({int(f) for c in clips for f in c.frames}):
             image = get(f)
             size = image.shape[:2]
-            items[f] = self.prepare_frame(image, boxes[f])
+            items[f] = self.prepare_frame(image, boxes[f], target=f in wanted_set)
         probs = self.run_clips(items, clips) if clips else {}
         results: list[Prediction | None] = []
         for t in targets:
             if int(t) in probs:
                 image = (lambda t=int(t): get(t))  # decoded only if finalize needs it
-                results.append(self.finalize_frame(probs[int(t)], items[int(t)].window, boxes[t], *size,
+                results.append(self.finalize_frame(probs[int(t)], items[int(t)].output_window, boxes[t], *size,
                                                    image=image))
             else:
                 results.append(None)

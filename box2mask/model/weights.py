@@ -49,13 +49,13 @@ def read_payload(path: Path | str) -> dict:
 
 def network_config(path: Path | str) -> NetworkConfig:
     """The architecture a weights file was trained with, without building the network."""
-    return NetworkConfig(**read_payload(path)["network"])
+    return NetworkConfig.from_dict(read_payload(path)["network"])
 
 
 def load_weights(path: Path | str) -> tuple[VideoBoxToMask, InferenceConfig, dict]:
     """Network (strictly loaded), its inference defaults and metadata from a weights file."""
     payload = read_payload(path)
-    network = VideoBoxToMask(NetworkConfig(**payload["network"]))
+    network = VideoBoxToMask(NetworkConfig.from_dict(payload["network"]))
     network.load_trainable_state_dict(payload["state_dict"])
     return network.eval(), InferenceConfig(**payload["inference"]), payload.get("metadata", {})
 

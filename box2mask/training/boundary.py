@@ -141,7 +141,7 @@ class BoundaryTrainer:
                 "lr": self.learning_rate(self.iteration - 1), "seconds": time.perf_counter() - start}
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        return {k: v for k, v in self.stage.state_dict().items() if not k.startswith("backbone.")}
+        return {k: v for k, v in self.stage.state_dict().items() if ".backbone." not in f".{k}"}
 
     def save_checkpoint(self) -> None:
         state = {"iteration": self.iteration, "model": self.trainable_state_dict(),

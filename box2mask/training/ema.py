@@ -39,7 +39,7 @@ class EmaTeacher:
         """``teacher <- m * teacher + (1 - m) * student`` over the trained part (the backbone is frozen in both)."""
         student = network.state_dict()
         for name, value in self.model.state_dict().items():
-            if name.startswith("backbone."):
+            if ".backbone." in f".{name}":
                 continue
             if value.is_floating_point():
                 value.mul_(self.momentum).add_(student[name].detach(), alpha=1.0 - self.momentum)

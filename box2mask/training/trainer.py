@@ -63,7 +63,7 @@ class TrainConfig:
         losses = LossWeights(**data.pop("losses", {}))
         clip = data.pop("clip", {})
         clip = ClipConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in clip.items()})
-        network = NetworkConfig(**data.pop("network", {}))
+        network = NetworkConfig.from_dict(data.pop("network", {}))
         if "lr_steps" in data:
             data["lr_steps"] = tuple(data["lr_steps"])
         return cls(**data, losses=losses, clip=clip, network=network)

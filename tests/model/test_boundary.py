@@ -124,3 +124,42 @@ def test_the_stage_learns_to_pull_a_spilled_mask_back_to_the_object(synthetic_go
 
     assert iou(before) < 0.8
     assert iou(out) > iou(before) + 0.1
+
+
+def test_weights_with_a_boundary_stage_run_it_in_the_predictor_and_the_pipeline(tmp_path, synthetic_got10k):
+    """A weights file holding a boundary stage round-trips strictly; the Predictor and the pipeline's
+    method both run the stage on the targets (the same masks), and ``-O boundary=false`` skips it."""
+    from box2mask.datasets import open_dataset
+    from box2mask.methods import get_method, run_method
+    from box2mask.model.inference import InferenceConfig
+    from box2mask.model.network import NetworkConfig, VideoBoxToMask
+    from box2mask.model.predictor import Predictor
+    from box2mask.model.weights import load_weights, save_weights
+
+    torch.manual_seed(0)
+    config = NetworkConfig(feat_dim=16, channels=4, encoder_width=8, decoder_width=8, boundary=SMALL)
+    network = VideoBoxToMask(config)
+    assert network.boundary.backbone is network.backbone  # shared, and kept out of the file
+    torch.nn.init.normal_(network.boundary.out[-1].weight, std=0.5)  # a stage that changes its input
+    path = tmp_path / "w.pt"
+    save_weights(path, network, InferenceConfig(crop_size=64, support=3, edges="none"), {})
+    assert not any(".backbone." in f".{k}" for k in torch.load(path, weights_only=True)["state_dict"])
+    loaded, inference, _ = load_weights(path)
+    assert loaded.config.boundary == SMALL and loaded.boundary is not None
+
+    reader = open_dataset("got10k", synthetic_got10k)
+    seq = reader.load(reader.sequence_ids()[0])
+    track = seq.tracks[0]
+    targets = np.arange(4)
+    with_stage = Predictor(loaded, inference, device="cpu").predict(seq.read_frame, track.boxes, track.visible,
+                                                                     targets=targets)
+    without = Predictor(loaded, replace(inference, boundary=False), device="cpu").predict(
+        seq.read_frame, track.boxes, track.visible, targets=targets)
+    assert any((a.mask != b.mask).any() for a, b in zip(with_stage, without))
+    piped = list(run_method(get_method("network", weights=path, device="cpu"), seq, track, targets))
+    for a, b in zip(piped, with_stage):
+        np.testing.assert_array_equal(a.mask, b.mask)
+        assert a.score == b.score
+    skipped = list(run_method(get_method("network", weights=path, device="cpu", boundary=False), seq, track, targets))
+    for a, b in zip(skipped, without):
+        np.testing.assert_array_equal(a.mask, b.mask)
