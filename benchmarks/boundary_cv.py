@@ -11,9 +11,9 @@ Scoring is ``benchmarks/edges_cv.py --boundary FOLD=STAGE``.
     .venv/bin/python benchmarks/boundary_cv.py train --fold A --coarse /work/cv/coarse/r1-A \\
         --out /work/cv/runs/b1-A --iterations 600
 
-``--fold all`` does the same on all 18 sequences (the shipped stage, from the shipped
-first stage's maps; benchmarks/train_shipped.sh step 8), and ``attach`` writes a weights
-file holding both stages, with the stage's record in its metadata:
+``--fold all`` does the same on all 18 sequences (a stage to ship, from the shipped first
+stage's maps; none is shipped today: docs/benchmarks.md, "The boundary stage"), and
+``attach`` writes a weights file holding both stages, with the stage's record in its metadata:
 
     .venv/bin/python benchmarks/boundary_cv.py attach --fold all --weights box2mask/weights/box2mask-video.pt \\
         --stage /work/cv/runs/b1-all/stage.pt --out box2mask/weights/box2mask-video.pt
