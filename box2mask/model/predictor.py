@@ -25,7 +25,7 @@ from box2mask.model.boundary import BoundaryConfig, FineCrop, fine_crop, run_bou
 from box2mask.model.clips import plan_clips
 from box2mask.model.features import FeatureCache
 from box2mask.model.inference import InferenceConfig
-from box2mask.model.network import VideoBoxToMask
+from box2mask.model.network import NetworkConfig, VideoBoxToMask
 from box2mask.model.postprocess import finalize_probability
 from box2mask.model.runtime import resolve_runtime
 from box2mask.model.weights import DEFAULT_WEIGHTS, load_weights
@@ -69,7 +69,7 @@ def prepare_frame(image: np.ndarray, box: np.ndarray, config: InferenceConfig,
                      fine_crop(image, box, boundary) if boundary is not None else None)
 
 
-def boundary_config(network_config, config: InferenceConfig) -> BoundaryConfig | None:
+def boundary_config(network_config: NetworkConfig, config: InferenceConfig) -> BoundaryConfig | None:
     """The boundary stage's crop settings when it is to run: the weights have one and ``config.boundary``."""
     return network_config.boundary if config.boundary else None
 
