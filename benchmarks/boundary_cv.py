@@ -36,6 +36,7 @@ from benchmarks.folds import FOLDS, all_sequences, split  # noqa: E402
 from benchmarks.provenance import provenance  # noqa: E402
 from box2mask.crops import paste  # noqa: E402
 from box2mask.datasets import open_dataset  # noqa: E402
+from box2mask.model.backbone import is_backbone_key  # noqa: E402
 from box2mask.model.boundary import BoundaryConfig, BoundaryStage  # noqa: E402
 from box2mask.model.predictor import Predictor  # noqa: E402
 from box2mask.model.weights import load_weights  # noqa: E402
@@ -77,7 +78,7 @@ def coarse_maps(weights: Path, root: Path, sequences: list[str], out: Path) -> i
 def save_stage(path: Path, stage: BoundaryStage, metadata: dict) -> None:
     from box2mask.atomic import atomic_path
 
-    state = {k: v.detach().cpu().clone() for k, v in stage.state_dict().items() if not k.startswith("backbone.")}
+    state = {k: v.detach().cpu().clone() for k, v in stage.state_dict().items() if not is_backbone_key(k)}
     with atomic_path(path) as tmp:
         torch.save({"format": STAGE_FORMAT, "config": stage.config.to_dict(), "state_dict": state,
                     "metadata": metadata}, tmp)
@@ -89,7 +90,7 @@ def load_stage(path: Path) -> BoundaryStage:
         raise SystemExit(f"{path} is not a boundary stage file")
     stage = BoundaryStage(BoundaryConfig(**payload["config"]))
     missing, unexpected = stage.load_state_dict(payload["state_dict"], strict=False)
-    if unexpected or any(not k.startswith("backbone.") for k in missing):
+    if unexpected or any(not is_backbone_key(k) for k in missing):
         raise SystemExit(f"{path}: keys do not match the boundary stage")
     return stage.eval()
 

@@ -18,15 +18,14 @@ from box2mask.devices import pick_device
 from box2mask.errors import Box2MaskError
 from box2mask.frames import read_rgb
 from box2mask.methods.base import FrameMask
+from box2mask.model.boundary import BoundaryConfig
 from box2mask.model.clips import Clip, plan_clips
 from box2mask.model.inference import InferenceConfig, check_overrides, needs_image
 from box2mask.model.postprocess import finalize_probability
 from box2mask.model.predictor import FrameItem, Predictor, boundary_config, prepare_frame
-from box2mask.model.weights import DEFAULT_WEIGHTS, inference_defaults, network_config
+from box2mask.model.network import NetworkConfig
+from box2mask.model.weights import DEFAULT_WEIGHTS, read_payload
 from box2mask.structures import Sequence, Track
-
-
-_UNREAD = object()
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class NetworkMethod:
         self.device = device
         self._predictor: Predictor | None = None
         self._inference: InferenceConfig | None = None
-        self._boundary_config: object = _UNREAD  # (None once read: no boundary stage runs)
+        self._boundary: BoundaryConfig | None = None  # the boundary stage's crop, when it runs (set with _inference)
 
     @property
     def predictor(self) -> Predictor:
@@ -96,7 +95,7 @@ class NetworkMethod:
         clips = plan_clips(np.asarray(targets), track.visible, size=config.support, interval=config.interval)
         frames = sorted({int(f) for c in clips for f in c.frames})
         wanted = {int(t) for t in targets}
-        boundary = self._boundary()
+        boundary = self._boundary
         items, images = {}, {}
         for f in frames:
             image = sequence.read_frame(f)
@@ -115,16 +114,12 @@ class NetworkMethod:
         except (OSError, ValueError) as exc:
             raise Box2MaskError(str(exc)) from None
 
-    def _boundary(self):
-        """The boundary stage's crop settings when it runs (read once, without building the network)."""
-        if self._boundary_config is _UNREAD:
-            self._boundary_config = boundary_config(network_config(self.weights), self._config())
-        return self._boundary_config
-
     def _config(self) -> InferenceConfig:
         """Inference settings, read without building the network (prepare/finalize run on CPU workers)."""
         if self._inference is None:
-            self._inference = replace(inference_defaults(self.weights), **self.overrides)
+            payload = read_payload(self.weights)  # one read gives the defaults and the boundary stage's crop
+            self._inference = replace(InferenceConfig(**payload["inference"]), **self.overrides)
+            self._boundary = boundary_config(NetworkConfig.from_dict(payload["network"]), self._inference)
         return self._inference
 
     def infer(self, batch: NetworkBatch) -> NetworkBatch:

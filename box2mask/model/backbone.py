@@ -158,6 +158,12 @@ def fold_all_batchnorms(model: EfficientNetLite0) -> EfficientNetLite0:
     return model
 
 
+def is_backbone_key(name: str) -> bool:
+    """Whether a state-dict key belongs to a frozen backbone, at the top or inside a module that shares it:
+    such keys stay out of weights files and checkpoints (the backbone comes from its package)."""
+    return ".backbone." in f".{name}"
+
+
 class FrozenBackbone(nn.Module):
     """The pretrained pyramid, frozen: no gradients, BatchNorm folded into the convolutions.
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from box2mask.model.aggregation import SteepestDescentAggregation
-from box2mask.model.backbone import CHANNELS, FrozenBackbone
+from box2mask.model.backbone import CHANNELS, FrozenBackbone, is_backbone_key
 from box2mask.model.boundary import BoundaryConfig, BoundaryStage
 from box2mask.model.decoder import Decoder
 from box2mask.model.encoder import MaskEncoder, ObjectEncoder
@@ -77,7 +77,7 @@ class VideoBoxToMask(nn.Module):
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """Everything but the frozen backbone (which is rebuilt from its package), wherever it is shared."""
-        return {k: v for k, v in self.state_dict().items() if ".backbone." not in f".{k}"}
+        return {k: v for k, v in self.state_dict().items() if not is_backbone_key(k)}
 
     def load_trainable_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Strict load of the trained part: missing or unexpected keys are errors."""

@@ -19,18 +19,18 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
 from box2mask.atomic import atomic_path
 from box2mask.losses import pairwise_colour_loss, projection_loss, rgb_to_lab, teacher_loss
+from box2mask.model.backbone import is_backbone_key
 from box2mask.model.boundary import BoundaryConfig, BoundaryStage
 from box2mask.training.clips import ClipConfig, ClipSampler, away_from_boundary
-from box2mask.training.trainer import load_checkpoint
+from box2mask.training.trainer import CheckpointedRun, load_checkpoint
 
 
 def boundary_clip_config(boundary: BoundaryConfig, teacher_band: int = 3) -> ClipConfig:
@@ -78,7 +78,7 @@ def anchor_weights(coarse: np.ndarray, band: int) -> np.ndarray:
     return np.stack([away_from_boundary(c, band) for c in coarse])
 
 
-class BoundaryTrainer:
+class BoundaryTrainer(CheckpointedRun):
     def __init__(self, config: BoundaryTrainConfig, sampler: ClipSampler, out_dir: Path | str, *,
                  stage: BoundaryStage | None = None, device: str | torch.device = "cpu"):
         self.config = config
@@ -90,18 +90,6 @@ class BoundaryTrainer:
         params = [p for p in self.stage.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         self.iteration = 0
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.out_dir / "checkpoint.pt"
-
-    @property
-    def log_path(self) -> Path:
-        return self.out_dir / "train_log.jsonl"
-
-    def learning_rate(self, iteration: int) -> float:
-        drops = sum(iteration >= f * self.config.iterations for f in self.config.lr_steps)
-        return self.config.lr * self.config.lr_factor ** drops
 
     def _tensors(self, batch: dict) -> dict[str, torch.Tensor]:
         as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(self.device).float()  # noqa: E731
@@ -141,7 +129,7 @@ class BoundaryTrainer:
                 "lr": self.learning_rate(self.iteration - 1), "seconds": time.perf_counter() - start}
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        return {k: v for k, v in self.stage.state_dict().items() if ".backbone." not in f".{k}"}
+        return {k: v for k, v in self.stage.state_dict().items() if not is_backbone_key(k)}
 
     def save_checkpoint(self) -> None:
         state = {"iteration": self.iteration, "model": self.trainable_state_dict(),
@@ -154,25 +142,10 @@ class BoundaryTrainer:
         if not self.checkpoint_path.is_file():
             return False
         state = load_checkpoint(self.checkpoint_path, map_location=self.device)
-        saved = BoundaryTrainConfig.from_dict(state["config"])
-        if replace(saved, iterations=self.config.iterations) != self.config:
-            raise ValueError(f"{self.checkpoint_path} was written with a different training configuration; "
-                             "use a new output folder or the same options")
+        self.check_same_config(BoundaryTrainConfig.from_dict(state["config"]), self.checkpoint_path)
         self.stage.load_state_dict(state["model"], strict=False)
         self.optimizer.load_state_dict(state["optimizer"])
         self.sampler.restore(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
         self.iteration = int(state["iteration"])
         return True
-
-    def run(self, *, on_log: Callable[[dict], None] | None = None) -> None:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "a", encoding="utf-8") as log_file:
-            while self.iteration < self.config.iterations:
-                log = self.step()
-                log_file.write(json.dumps(log) + "\n")
-                log_file.flush()
-                if on_log is not None:
-                    on_log(log)
-                if self.iteration % self.config.checkpoint_every == 0 or self.iteration == self.config.iterations:
-                    self.save_checkpoint()

@@ -15,6 +15,7 @@ import copy
 
 import torch
 
+from box2mask.model.backbone import is_backbone_key
 from box2mask.model.crf import CRFConfig, box_crf
 from box2mask.model.network import VideoBoxToMask
 
@@ -39,7 +40,7 @@ class EmaTeacher:
         """``teacher <- m * teacher + (1 - m) * student`` over the trained part (the backbone is frozen in both)."""
         student = network.state_dict()
         for name, value in self.model.state_dict().items():
-            if ".backbone." in f".{name}":
+            if is_backbone_key(name):
                 continue
             if value.is_floating_point():
                 value.mul_(self.momentum).add_(student[name].detach(), alpha=1.0 - self.momentum)

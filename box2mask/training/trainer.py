@@ -161,7 +161,56 @@ def load_checkpoint(path: Path | str, *, map_location: str | torch.device = "cpu
     return state
 
 
-class Trainer:
+class CheckpointedRun:
+    """What the trainers share: the run folder's files, the stepped learning rate, the loop that steps,
+    logs a JSON line per step and checkpoints, and the check that a checkpoint is this configuration's.
+
+    A subclass sets ``config`` (with ``iterations``, ``lr``, ``lr_steps``, ``lr_factor``,
+    ``checkpoint_every``), ``out_dir`` and ``iteration``, and defines ``step`` and ``save_checkpoint``.
+    """
+
+    out_dir: Path
+    iteration: int
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / "checkpoint.pt"
+
+    @property
+    def log_path(self) -> Path:
+        return self.out_dir / "train_log.jsonl"
+
+    def learning_rate(self, iteration: int) -> float:
+        drops = sum(iteration >= f * self.config.iterations for f in self.config.lr_steps)
+        return self.config.lr * self.config.lr_factor ** drops
+
+    def step(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def save_checkpoint(self) -> None:
+        raise NotImplementedError
+
+    def check_same_config(self, saved, source: Path | str) -> None:
+        """Refuse a checkpoint written with another configuration (its length may differ: a run may be extended)."""
+        if replace(saved, iterations=self.config.iterations) != self.config:
+            raise ValueError(f"{source} was written with a different training configuration; "
+                             "use a new output folder or the same options")
+
+    def run(self, *, on_log: Callable[[dict], None] | None = None) -> None:
+        """Train up to ``config.iterations``, checkpointing and logging as it goes."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "a", encoding="utf-8") as log_file:
+            while self.iteration < self.config.iterations:
+                log = self.step()
+                log_file.write(json.dumps(log) + "\n")
+                log_file.flush()
+                if on_log is not None:
+                    on_log(log)
+                if self.iteration % self.config.checkpoint_every == 0 or self.iteration == self.config.iterations:
+                    self.save_checkpoint()
+
+
+class Trainer(CheckpointedRun):
     def __init__(self, config: TrainConfig, sampler: ClipSampler, out_dir: Path | str, *,
                  device: str | torch.device = "cpu", network: VideoBoxToMask | None = None,
                  parallel: DataParallel | None = None):
@@ -181,18 +230,6 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.iteration = 0
         self.ema = EmaTeacher(self.net, config.ema_momentum) if config.ema_momentum > 0 else None
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.out_dir / "checkpoint.pt"
-
-    @property
-    def log_path(self) -> Path:
-        return self.out_dir / "train_log.jsonl"
-
-    def learning_rate(self, iteration: int) -> float:
-        drops = sum(iteration >= f * self.config.iterations for f in self.config.lr_steps)
-        return self.config.lr * self.config.lr_factor ** drops
 
     def step(self) -> dict[str, float]:
         """One optimisation step; returns the logged loss terms."""
@@ -257,10 +294,7 @@ class Trainer:
 
     def restore(self, state: dict, source: Path | str = "the checkpoint") -> None:
         """Continue from a checkpoint's content (:func:`load_checkpoint`); ``source`` names it in errors."""
-        saved = TrainConfig.from_dict(state["config"])
-        if replace(saved, iterations=self.config.iterations) != self.config:
-            raise ValueError(f"{source} was written with a different training configuration; "
-                             "use a new output folder or the same options")
+        self.check_same_config(TrainConfig.from_dict(state["config"]), source)
         self.net.load_trainable_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
@@ -269,16 +303,3 @@ class Trainer:
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])  # same config as checked above, so the file has one
         self.iteration = int(state["iteration"])
-
-    def run(self, *, on_log: Callable[[dict], None] | None = None) -> None:
-        """Train up to ``config.iterations``, checkpointing and logging as it goes."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "a", encoding="utf-8") as log_file:
-            while self.iteration < self.config.iterations:
-                log = self.step()
-                log_file.write(json.dumps(log) + "\n")
-                log_file.flush()
-                if on_log is not None:
-                    on_log(log)
-                if self.iteration % self.config.checkpoint_every == 0 or self.iteration == self.config.iterations:
-                    self.save_checkpoint()
