@@ -57,6 +57,9 @@ RECIPES: dict[str, list[str]] = {
     # (not MAL's 0.996: at 600 steps an average over ~250 steps would still hold the untrained start)
     "r3-ema": ["--iterations", "600", "--no-object-path", "--support-dropout", "0.3", "--loss-weights", LOSSES,
                "--ema-teacher", "0.99", "--ema-start", "300"],
+    # r1 on the EfficientNet-Lite2 backbone instead of Lite0 (issue 12, item 5)
+    "r4-lite2": ["--iterations", "600", "--no-object-path", "--support-dropout", "0.3", "--loss-weights", LOSSES,
+                 "--backbone", "lite2"],
 }
 # A recipe that starts from another recipe's weights of the same fold.
 RECIPE_INIT: dict[str, str] = {"r1-ft": "r1"}

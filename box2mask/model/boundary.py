@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from box2mask.crops import CropWindow, box_in_crop, extract, square_window, transfer
-from box2mask.model.backbone import CHANNELS, FrozenBackbone
+from box2mask.model.backbone import FrozenBackbone
 from box2mask.model.layers import ConvNormReLU, ResBlock, conv
 
 EPS = 0.01  # the input probability is clamped to [EPS, 1 - EPS] before its logit is taken
@@ -52,9 +52,9 @@ class BoundaryStage(nn.Module):
         super().__init__()
         self.config = config
         self.backbone = backbone if backbone is not None else FrozenBackbone(strides=(2, 4))
-        w = config.width
-        self.in4 = nn.Sequential(ConvNormReLU(CHANNELS[4] + 2, w), ResBlock(w), ResBlock(w))
-        self.skip2 = nn.Sequential(conv(CHANNELS[2], 16, 1), nn.ReLU(inplace=True))
+        w, channels = config.width, self.backbone.channels
+        self.in4 = nn.Sequential(ConvNormReLU(channels[4] + 2, w), ResBlock(w), ResBlock(w))
+        self.skip2 = nn.Sequential(conv(channels[2], 16, 1), nn.ReLU(inplace=True))
         self.up2 = nn.Sequential(conv(w + 16 + 1, 16), nn.ReLU(inplace=True), conv(16, 16), nn.ReLU(inplace=True))
         self.skip1 = nn.Sequential(conv(3 + 1, 8), nn.ReLU(inplace=True))
         self.out = nn.Sequential(conv(16 + 8, 8, 1), nn.ReLU(inplace=True), conv(8, 1))  # 1x1 first: full resolution is costly

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from box2mask.model.aggregation import SteepestDescentAggregation
-from box2mask.model.backbone import CHANNELS, FrozenBackbone, is_backbone_key
+from box2mask.model.backbone import FrozenBackbone, backbone_spec, is_backbone_key
 from box2mask.model.boundary import BoundaryConfig, BoundaryStage
 from box2mask.model.decoder import Decoder
 from box2mask.model.encoder import MaskEncoder, ObjectEncoder
@@ -35,6 +35,10 @@ class NetworkConfig:
     object_path: bool = True    # feed the single-frame encoding m_t to the decoder (seed 001 "+ m_t")
     encoder_features: bool = True  # the object encoder reads x_t with the box (else the box alone)
     boundary: BoundaryConfig | None = None  # a boundary stage (box2mask.model.boundary) after the refined masks
+    backbone: str = "lite0"     # the frozen ImageNet backbone: "lite0" or "lite2" (box2mask.model.backbone)
+
+    def __post_init__(self):
+        backbone_spec(self.backbone)  # an unknown name is refused here, not at the first forward pass
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,10 +53,10 @@ class NetworkConfig:
 class DeepFeatures(nn.Module):
     """Backbone strides 8 and 16 -> ``x`` at stride 8 with D channels."""
 
-    def __init__(self, feat_dim: int):
+    def __init__(self, feat_dim: int, channels: dict[int, int]):
         super().__init__()
-        self.p8 = conv(CHANNELS[8], feat_dim, 1)
-        self.p16 = conv(CHANNELS[16], feat_dim, 1)
+        self.p8 = conv(channels[8], feat_dim, 1)
+        self.p16 = conv(channels[16], feat_dim, 1)
         self.mix = nn.Sequential(ConvNormReLU(feat_dim, feat_dim), ResBlock(feat_dim))
 
     def forward(self, f8: torch.Tensor, f16: torch.Tensor) -> torch.Tensor:
@@ -63,14 +67,17 @@ class VideoBoxToMask(nn.Module):
     def __init__(self, config: NetworkConfig = NetworkConfig(), *, backbone: FrozenBackbone | None = None):
         super().__init__()
         self.config = config
-        self.backbone = backbone if backbone is not None else FrozenBackbone()
-        d, c = config.feat_dim, config.channels
-        self.deep = DeepFeatures(d)
+        self.backbone = backbone if backbone is not None else FrozenBackbone(name=config.backbone)
+        if self.backbone.spec.name != config.backbone:
+            raise ValueError(f"the network is configured for the {config.backbone} backbone, "
+                             f"not the {self.backbone.spec.name} one it was given")
+        d, c, channels = config.feat_dim, config.channels, self.backbone.channels
+        self.deep = DeepFeatures(d, channels)
         self.encoder = ObjectEncoder(d, c, config.encoder_width, mask_inputs=1)
         self.mask_encoder = MaskEncoder(d, c, config.encoder_width, mask_inputs=2)
         self.aggregate = SteepestDescentAggregation(d, c, kernel=config.kernel)
         self.aggregate_refine = SteepestDescentAggregation(d, c, kernel=config.kernel)
-        self.decoder = Decoder(c, d, {4: CHANNELS[4], 2: CHANNELS[2]}, width=config.decoder_width)
+        self.decoder = Decoder(c, d, {4: channels[4], 2: channels[2]}, width=config.decoder_width)
         # trained on its own, after the rest (box2mask.training.boundary); it shares the frozen backbone
         self.boundary = (BoundaryStage(config.boundary, backbone=self.backbone)
                          if config.boundary is not None else None)

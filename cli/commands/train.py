@@ -76,13 +76,16 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
               help="Whether the object encoder reads only the box (not the frame), so that the aggregation "
                    "has to learn the object's appearance across the clip. Default: as the --init weights, "
                    "else --frame-targets.")
+@click.option("--backbone", type=click.Choice(["lite0", "lite2"]), default=None,
+              help="The frozen ImageNet backbone: EfficientNet-Lite0, or the wider and slower Lite2 "
+                   "(see docs/network.md). Default: as the --init weights, else lite0.")
 @click.option("--init", "init_weights", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Start from these weights (fine-tuning, e.g. box2mask/weights/box2mask-video.pt on your own boxes).")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the trained weights (default OUT/weights.pt).")
 def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup, loss_weights, teachers, teacher_band,
             ema_momentum, ema_start, motion_cache, sequences, device, workers, gpus, address, seed, checkpoint_every, resume, object_dropout,
-            support_dropout, object_path, box_only_targets, init_weights, export_path):
+            support_dropout, object_path, box_only_targets, backbone, init_weights, export_path):
     """Train the video box-to-mask network on box-annotated datasets.
 
     No mask is read: the losses use only the boxes, the frames' colours and
@@ -133,7 +136,8 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
                                     warmup=warmup)
     try:
         network = network_for_training(Path(init_weights) if init_weights else None, object_path=object_path,
-                                       encoder_features=None if box_only_targets is None else not box_only_targets)
+                                       encoder_features=None if box_only_targets is None else not box_only_targets,
+                                       backbone=backbone)
     except (FileNotFoundError, ValueError) as exc:
         fail(f"--init: {exc}")
     config = TrainConfig(iterations=iterations, batch=batch, lr=lr, seed=seed, checkpoint_every=checkpoint_every,

@@ -10,7 +10,7 @@ import torch
 
 from box2mask.frames import read_rgb
 from box2mask.model.aggregation import SteepestDescentAggregation
-from box2mask.model.backbone import EfficientNetLite0, FrozenBackbone, load_pretrained
+from box2mask.model.backbone import LITE0, LITE2, EfficientNetLite, FrozenBackbone, load_pretrained, pretrained_weights_path
 from box2mask.model.clips import plan_clips
 from box2mask.model.network import NetworkConfig, VideoBoxToMask
 from box2mask.model.inference import InferenceConfig
@@ -25,9 +25,10 @@ def backbone():
     return FrozenBackbone()
 
 
-def test_pretrained_backbone_recognises_real_frames(davis_root):
+@pytest.mark.parametrize("spec", [LITE0, LITE2], ids=lambda s: s.name)
+def test_pretrained_backbone_recognises_real_frames(davis_root, spec):
     """Architecture and packaged weights agree: ImageNet classes of DAVIS frames come out right."""
-    net = load_pretrained()
+    net = load_pretrained(spec)
     expected = {"bear": 294, "flamingo": 130, "tennis": 752}  # brown bear, flamingo, racket
     frames = [read_rgb(davis_root / "JPEGImages" / "480p" / seq / "00010.jpg") for seq in expected]
     x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255
@@ -39,11 +40,12 @@ def test_pretrained_backbone_recognises_real_frames(davis_root):
 
 
 def test_weights_load_strictly():
-    state = torch.load(__import__("box2mask.model.backbone", fromlist=["x"]).pretrained_weights_path(),
-                       map_location="cpu", weights_only=True)
+    state = torch.load(pretrained_weights_path(LITE0), map_location="cpu", weights_only=True)
     state["_blocks.0._bn1.weight_extra"] = torch.zeros(1)
     with pytest.raises(RuntimeError, match="Unexpected key"):
-        EfficientNetLite0().load_state_dict(state, strict=True)
+        EfficientNetLite(LITE0).load_state_dict(state, strict=True)
+    with pytest.raises(RuntimeError, match="size mismatch"):  # one variant's weights never fit the other
+        EfficientNetLite(LITE2).load_state_dict(torch.load(pretrained_weights_path(LITE0), weights_only=True))
 
 
 def test_folded_backbone_matches_and_is_frozen(backbone):
@@ -170,6 +172,32 @@ def test_weights_round_trip_and_predictor_agrees_with_method(tmp_path, backbone,
     for p, r in zip(preds, results):
         assert p.mask.shape == (seq.height, seq.width) and 0.0 <= p.score <= 1.0
         np.testing.assert_array_equal(p.mask, r.mask)
+
+
+def test_a_lite2_network_keeps_its_backbone_through_a_weights_file(tmp_path, backbone):
+    """The backbone is part of the architecture: a weights file rebuilds the one it was trained on,
+    and a network is never wired to the other variant's features."""
+    from box2mask.model.weights import network_config
+
+    lite2 = replace(SMALL, backbone="lite2")
+    network = VideoBoxToMask(lite2)
+    assert network.deep.p8.in_channels == 48 and network.deep.p16.in_channels == 120
+    path = tmp_path / "w2.pt"
+    save_weights(path, network, InferenceConfig(crop_size=64), {})
+    assert network_config(path).backbone == "lite2"
+    loaded, _, _ = load_weights(path)
+    assert loaded.backbone.spec.name == "lite2"
+    for key, value in network.trainable_state_dict().items():
+        torch.testing.assert_close(loaded.trainable_state_dict()[key], value)
+    x = torch.rand(1, 2, 3, 64, 64)
+    boxes = torch.zeros(1, 2, 1, 64, 64)
+    boxes[..., 16:48, 16:48] = 1
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, boxes)["refined"], network.eval()(x, boxes)["refined"])
+    with pytest.raises(ValueError, match="lite2 backbone"):
+        VideoBoxToMask(lite2, backbone=backbone)
+    with pytest.raises(ValueError, match="unknown backbone"):
+        replace(SMALL, backbone="lite9")
 
 
 def test_a_small_feature_cache_gives_the_same_masks(backbone, synthetic_got10k):

@@ -179,6 +179,11 @@ def test_fine_tuning_starts_from_the_given_weights(synthetic_got10k, tmp_path):
     assert network_for_training(weights).object_path is True
     assert network_for_training(None) == NetworkConfig()
     assert network_for_training(None, encoder_features=False).encoder_features is False
+    assert network_for_training(None, backbone="lite2").backbone == "lite2"
+    assert network_for_training(rewired_weights).backbone == "lite0"  # as the weights, unless told
+    with pytest.raises(Box2MaskError, match="network configuration differs"):  # another backbone, other features
+        train(sources, tmp_path / "l2", replace(frozen_lr, network=replace(TINY.network, backbone="lite2")),
+              device="cpu", init_weights=weights)
     other = replace(frozen_lr, network=replace(TINY.network, channels=8))
     with pytest.raises(Box2MaskError, match="network configuration differs"):
         train(sources, tmp_path / "c", other, device="cpu", init_weights=weights)
