@@ -60,6 +60,9 @@ RECIPES: dict[str, list[str]] = {
     # r1 on the EfficientNet-Lite2 backbone instead of Lite0 (issue 12, item 5)
     "r4-lite2": ["--iterations", "600", "--no-object-path", "--support-dropout", "0.3", "--loss-weights", LOSSES,
                  "--backbone", "lite2"],
+    # r1 with the backbone's last 3 blocks before stride 16 (Lite0's stage 5) trained at 0.1 x lr (item 5)
+    "r5-tune3": ["--iterations", "600", "--no-object-path", "--support-dropout", "0.3", "--loss-weights", LOSSES,
+                 "--tune-backbone", "3"],
 }
 # A recipe that starts from another recipe's weights of the same fold.
 RECIPE_INIT: dict[str, str] = {"r1-ft": "r1"}

@@ -127,9 +127,10 @@ def training_loss_weights(iterations: int, *, terms: set[str], overrides: dict[s
 
 
 def network_for_training(init_weights: Path | None, *, object_path: bool | None = None,
-                         encoder_features: bool | None = None, backbone: str | None = None) -> NetworkConfig:
-    """The network to train: default sizes, and the wiring, backbone (and boundary stage) of ``init_weights``
-    unless given.
+                         encoder_features: bool | None = None, backbone: str | None = None,
+                         tuned_blocks: int | None = None) -> NetworkConfig:
+    """The network to train: default sizes, and the wiring, backbone, tuned backbone blocks (and boundary
+    stage) of ``init_weights`` unless given.
 
     Fine-tuning the shipped weights (built without ``m_t``) must not quietly put ``m_t``
     back into the decoder, so an unset switch follows the weights being started from.
@@ -142,6 +143,7 @@ def network_for_training(init_weights: Path | None, *, object_path: bool | None 
                    object_path=start.object_path if object_path is None else object_path,
                    encoder_features=start.encoder_features if encoder_features is None else encoder_features,
                    backbone=start.backbone if backbone is None else backbone,
+                   tuned_blocks=start.tuned_blocks if tuned_blocks is None else tuned_blocks,
                    boundary=start.boundary)
 
 

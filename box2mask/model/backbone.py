@@ -139,16 +139,20 @@ class EfficientNetLite(nn.Module):
 
     def features(self, images: torch.Tensor, strides: tuple[int, ...] = (2, 4, 8, 16)) -> dict[int, torch.Tensor]:
         """Feature maps at the requested strides for ``(N, 3, H, W)`` RGB in [0, 1]."""
-        pyramid = self.spec.pyramid
-        last = max(pyramid[s] for s in strides)
-        wanted = {pyramid[s]: s for s in strides}
+        return self.trunk(images, max(self.spec.pyramid[s] for s in strides) + 1, strides)[0]
+
+    def trunk(self, images: torch.Tensor, stop: int,
+              strides: tuple[int, ...] = (2, 4, 8, 16)) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
+        """Run the blocks before block ``stop``: the requested pyramid maps that come out of them, and the
+        activation after the last one (where blocks trained elsewhere take over)."""
+        wanted = {self.spec.pyramid[s]: s for s in strides}
         x = F.relu6(self._bn0(self._conv_stem(self.normalise(images))))
         out = {}
-        for i, block in enumerate(self._blocks[: last + 1]):
+        for i, block in enumerate(self._blocks[:stop]):
             x = block(x)
             if i in wanted:
                 out[wanted[i]] = x
-        return out
+        return out, x
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """ImageNet logits (used to check the weights, not by box2mask itself)."""
@@ -220,6 +224,7 @@ class FrozenBackbone(nn.Module):
         self.spec = backbone_spec(name)
         self.channels = self.spec.channels
         self.net = fold_all_batchnorms(load_pretrained(self.spec)).to(memory_format=torch.channels_last)
+        self.blocks = self.net._blocks
         for p in self.net.parameters():
             p.requires_grad_(False)
 
@@ -234,3 +239,11 @@ class FrozenBackbone(nn.Module):
         blocks up to the deepest requested stride run."""
         feats = self.net.features(images.contiguous(memory_format=torch.channels_last), strides or self.strides)
         return {s: f.contiguous() for s, f in feats.items()}
+
+    @torch.no_grad()
+    def trunk(self, images: torch.Tensor, stop: int,
+              strides: tuple[int, ...]) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
+        """The pyramid maps at ``strides`` from the blocks before ``stop``, and the (channels-last)
+        activation there, for trained copies of the later blocks to continue from."""
+        feats, x = self.net.trunk(images.contiguous(memory_format=torch.channels_last), stop, strides)
+        return {s: f.contiguous() for s, f in feats.items()}, x

@@ -10,6 +10,7 @@ each frame's box (see :mod:`box2mask.crops`).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 
 import torch
@@ -36,9 +37,13 @@ class NetworkConfig:
     encoder_features: bool = True  # the object encoder reads x_t with the box (else the box alone)
     boundary: BoundaryConfig | None = None  # a boundary stage (box2mask.model.boundary) after the refined masks
     backbone: str = "lite0"     # the frozen ImageNet backbone: "lite0" or "lite2" (box2mask.model.backbone)
+    tuned_blocks: int = 0       # the backbone's last N blocks up to its stride-16 map, copied and trained
 
     def __post_init__(self):
-        backbone_spec(self.backbone)  # an unknown name is refused here, not at the first forward pass
+        spec = backbone_spec(self.backbone)  # an unknown name is refused here, not at the first forward pass
+        most = spec.pyramid[16] - spec.pyramid[8]  # the stride-8 map (and the ones before) stay frozen
+        if not 0 <= self.tuned_blocks <= most:
+            raise ValueError(f"tuned_blocks must be 0 to {most} for {self.backbone}, not {self.tuned_blocks}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,6 +78,13 @@ class VideoBoxToMask(nn.Module):
                              f"not the {self.backbone.spec.name} one it was given")
         d, c, channels = config.feat_dim, config.channels, self.backbone.channels
         self.deep = DeepFeatures(d, channels)
+        # trained copies of the backbone's last blocks (their keys are not backbone keys: weights files keep them)
+        self.tuned_from = self.backbone.spec.pyramid[16] + 1 - config.tuned_blocks
+        self.tuned = (nn.ModuleList(copy.deepcopy(b) for b in self.backbone.blocks[self.tuned_from:self.tuned_from
+                                                                                   + config.tuned_blocks])
+                      if config.tuned_blocks else None)
+        for p in self.tuned.parameters() if self.tuned is not None else ():
+            p.requires_grad_(True)
         self.encoder = ObjectEncoder(d, c, config.encoder_width, mask_inputs=1)
         self.mask_encoder = MaskEncoder(d, c, config.encoder_width, mask_inputs=2)
         self.aggregate = SteepestDescentAggregation(d, c, kernel=config.kernel)
@@ -97,7 +109,13 @@ class VideoBoxToMask(nn.Module):
 
     def frame_features(self, images: torch.Tensor) -> dict:
         """Per-frame work that does not depend on the clip: ``images (N, 3, S, S)`` in [0, 1]."""
-        feats = self.backbone(images)
+        if self.tuned is None:
+            feats = self.backbone(images)
+        else:
+            feats, h = self.backbone.trunk(images, self.tuned_from, strides=(2, 4, 8))
+            for block in self.tuned:
+                h = block(h)
+            feats[16] = h.contiguous()
         return {"x": self.deep(feats[8], feats[16]), "skips": {4: feats[4], 2: feats[2]}, "image": images}
 
     def forward(self, images: torch.Tensor, boxes: torch.Tensor, *, frame_weights: torch.Tensor | None = None,

@@ -43,6 +43,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     lr_steps: tuple[float, ...] = (0.6, 0.85)   # fractions of the run where the rate drops
     lr_factor: float = 0.2
+    backbone_lr: float = 0.1                    # the tuned backbone blocks' rate, as a share of lr
     first_pass_weight: float = 1.0              # seed 001 Eq. 4 weights both passes equally
     object_dropout: float = 0.0                 # chance per clip of hiding m_t (VideoBoxToMask.forward)
     support_dropout: float = 0.0                # chance per frame that its box is left out of the aggregation
@@ -224,8 +225,12 @@ class Trainer(CheckpointedRun):
         # the module the steps run through; state dicts and checkpoints use self.net
         self.model: torch.nn.Module = parallel.wrap(self.net) if parallel else self.net
         self.batch = parallel.batch if parallel else config.batch
-        params = [p for p in self.net.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        tuned = {id(p) for p in self.net.tuned.parameters()} if self.net.tuned is not None else set()
+        heads = [p for p in self.net.parameters() if p.requires_grad and id(p) not in tuned]
+        groups = [{"params": heads, "lr_scale": 1.0}]
+        if tuned:
+            groups.append({"params": list(self.net.tuned.parameters()), "lr_scale": config.backbone_lr})
+        self.optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
         self.amp = self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.iteration = 0
@@ -238,7 +243,7 @@ class Trainer(CheckpointedRun):
         data = to_tensors(self.sampler.batch(self.batch), self.device)
         loaded = time.perf_counter()
         for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate(self.iteration)
+            group["lr"] = self.learning_rate(self.iteration) * group.get("lr_scale", 1.0)
         with torch.autocast(self.device.type, enabled=self.amp):
             out = self.model(data["images"], data["boxes"], object_dropout=self.config.object_dropout,
                            frame_weights=support_weights(data["boxes"].shape[:2], self.config.support_dropout,

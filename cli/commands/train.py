@@ -79,13 +79,19 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
 @click.option("--backbone", type=click.Choice(["lite0", "lite2"]), default=None,
               help="The frozen ImageNet backbone: EfficientNet-Lite0, or the wider and slower Lite2 "
                    "(see docs/network.md). Default: as the --init weights, else lite0.")
+@click.option("--tune-backbone", "tuned_blocks", type=click.IntRange(min=0), default=None,
+              help="Train the backbone's last N blocks before its stride-16 map (at most 6 for lite0, 8 for "
+                   "lite2) at --backbone-lr x --lr; the rest stays frozen. Default: as the --init weights, else 0.")
+@click.option("--backbone-lr", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
+              help="The tuned backbone blocks' learning rate as a share of --lr.")
 @click.option("--init", "init_weights", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Start from these weights (fine-tuning, e.g. box2mask/weights/box2mask-video.pt on your own boxes).")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the trained weights (default OUT/weights.pt).")
 def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup, loss_weights, teachers, teacher_band,
             ema_momentum, ema_start, motion_cache, sequences, device, workers, gpus, address, seed, checkpoint_every, resume, object_dropout,
-            support_dropout, object_path, box_only_targets, backbone, init_weights, export_path):
+            support_dropout, object_path, box_only_targets, backbone, tuned_blocks, backbone_lr, init_weights,
+            export_path):
     """Train the video box-to-mask network on box-annotated datasets.
 
     No mask is read: the losses use only the boxes, the frames' colours and
@@ -137,11 +143,13 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
     try:
         network = network_for_training(Path(init_weights) if init_weights else None, object_path=object_path,
                                        encoder_features=None if box_only_targets is None else not box_only_targets,
-                                       backbone=backbone)
-    except (FileNotFoundError, ValueError) as exc:
+                                       backbone=backbone, tuned_blocks=tuned_blocks)
+    except FileNotFoundError as exc:
         fail(f"--init: {exc}")
+    except ValueError as exc:  # a file that is not weights (its path is in the message), or a bad --tune-backbone
+        fail(str(exc).replace("tuned_blocks", "--tune-backbone"))
     config = TrainConfig(iterations=iterations, batch=batch, lr=lr, seed=seed, checkpoint_every=checkpoint_every,
-                         object_dropout=object_dropout, support_dropout=support_dropout,
+                         object_dropout=object_dropout, support_dropout=support_dropout, backbone_lr=backbone_lr,
                          ema_momentum=ema_momentum,
                          ema_start=(weights.warmup_start + weights.warmup_length if ema_start is None else ema_start)
                          if ema_momentum else 0,

@@ -272,3 +272,40 @@ def test_ema_teacher_resumes_exactly(synthetic_got10k, tmp_path):
         torch.testing.assert_close(second.ema.state_dict()[key], value)
     for key, value in straight.net.trainable_state_dict().items():
         torch.testing.assert_close(second.net.trainable_state_dict()[key], value)
+
+
+def test_tuned_backbone_blocks_train_at_their_own_rate_and_reach_the_weights_file(synthetic_got10k, tmp_path):
+    """``tuned_blocks``: trained copies of the backbone's last blocks start equal to the frozen ones, learn
+    at ``backbone_lr`` x the rate, go into weights files and resume exactly; the backbone never moves."""
+    from box2mask.model.weights import load_weights
+    from pipelines.train import export_weights
+
+    (pool, _), = load_sources([DataSource("got10k", synthetic_got10k)])
+    sources = [DataSource("got10k", synthetic_got10k)]
+    config = replace(TINY, iterations=2, backbone_lr=0.25, losses=replace(TINY.losses, affinity=0.0),
+                     network=replace(TINY.network, tuned_blocks=2))
+
+    def make(out, iterations):
+        run = replace(config, iterations=iterations)
+        return Trainer(run, ClipSampler([(pool, 1.0)], run.clip, seed=run.seed), out)
+
+    straight, second = straight_and_resumed(make, tmp_path)
+    net = straight.net
+    frozen = net.backbone.blocks[net.tuned_from:net.tuned_from + 2]
+    reloaded = load_weights(export_weights(straight, tmp_path / "w.pt", sources=sources))[0]
+    assert reloaded.config.tuned_blocks == 2
+    moved = []
+    for trained, original, loaded in zip(net.tuned, frozen, reloaded.tuned):
+        for p, q, r in zip(trained.parameters(), original.parameters(), loaded.parameters()):
+            assert not q.requires_grad and p.requires_grad
+            moved.append(not torch.equal(p, q))
+            torch.testing.assert_close(r, p.detach())
+    assert any(moved)
+    fresh = load_weights(tmp_path / "w.pt")[0].backbone.blocks[net.tuned_from]._depthwise_conv.weight
+    torch.testing.assert_close(frozen[0]._depthwise_conv.weight, fresh)  # the shared backbone itself never moved
+    rates = [g["lr"] for g in straight.optimizer.param_groups]
+    assert len(rates) == 2 and rates[1] == pytest.approx(0.25 * rates[0])
+    for key, value in straight.net.trainable_state_dict().items():
+        torch.testing.assert_close(second.net.trainable_state_dict()[key], value)
+    with pytest.raises(ValueError, match="tuned_blocks must be 0 to 6"):
+        replace(TINY.network, tuned_blocks=7)
