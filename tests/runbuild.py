@@ -22,8 +22,10 @@ from box2mask.structures import Sequence
 def build_run(dataset: str, root: Path | str, out: Path | str, *, method: str = "filled-box",
               ids: list[str] | None = None, every: int = 1, max_frames: int | None = None,
               sequences_per_shard: int = 2, split: str | None = None,
-              transform: Callable[[Sequence, FrameMask], FrameMask] | None = None) -> Path:
-    """Annotate ``ids`` of ``dataset`` at ``root`` with ``method`` into ``out``; returns ``out``.
+              transform: Callable[[Sequence, FrameMask], FrameMask] | None = None,
+              options: dict | None = None) -> Path:
+    """Annotate ``ids`` of ``dataset`` at ``root`` with ``method`` (built with ``options``) into ``out``;
+    returns ``out``.
 
     ``transform(sequence, result)`` may replace each result (tests use it for masks of known shape).
     """
@@ -32,7 +34,7 @@ def build_run(dataset: str, root: Path | str, out: Path | str, *, method: str = 
     reader = open_dataset(dataset, root, split=split)
     ids = reader.sequence_ids() if ids is None else ids
     write_manifest(build_manifest(reader, every=every, max_frames=max_frames, ids=ids), paths.manifest)
-    model = get_method(method)
+    model = get_method(method, **(options or {}))
     root = Path(getattr(reader, "root", root))
     RunInfo(dataset=dataset, root=str(Path(root).resolve()), version=__version__, method=method,
             split=split, config={"every": every, "max_frames": max_frames}).save(paths.run_json)
