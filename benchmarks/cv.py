@@ -60,6 +60,11 @@ RECIPES: dict[str, list[str]] = {
     # r1 on the EfficientNet-Lite2 backbone instead of Lite0 (issue 12, item 5)
     "r4-lite2": ["--iterations", "600", "--no-object-path", "--support-dropout", "0.3", "--loss-weights", LOSSES,
                  "--backbone", "lite2"],
+    # r4-lite2 trained long (issue 12: "choose with shorter runs, train the final weights long"): 2,000 steps,
+    # run on fold B, whose 12 training sequences are those the Lite0 chain `mf1` (5,000 steps) trained on,
+    # so that fold B compares the two at length; the shipped Lite2 weights continue from its fold-B run
+    "r6-lite2-2k": ["--iterations", "2000", "--no-object-path", "--support-dropout", "0.3", "--loss-weights", LOSSES,
+                    "--backbone", "lite2"],
     # r1 with the backbone's last 3 blocks before stride 16 (Lite0's stage 5) trained at 0.1 x lr (item 5)
     "r5-tune3": ["--iterations", "600", "--no-object-path", "--support-dropout", "0.3", "--loss-weights", LOSSES,
                  "--tune-backbone", "3"],

@@ -35,6 +35,8 @@ def recorded_block(weights: Path) -> str:
              f"| steps | {meta.get('iterations', '?')} in {len(meta.get('stages', [])) or 1} stage(s) |"]
     if meta.get("train_seconds") is not None:
         lines.append(f"| summed step time | {meta['train_seconds']:.0f} s |")
+    if meta.get("backbone"):
+        lines.append(f"| backbone | {meta['backbone']} |")
     if meta.get("hardware"):
         lines.append(f"| hardware | {meta['hardware']} |")
     if meta.get("supervision"):

