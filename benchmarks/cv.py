@@ -68,9 +68,16 @@ RECIPES: dict[str, list[str]] = {
     # r1 with the backbone's last 3 blocks before stride 16 (Lite0's stage 5) trained at 0.1 x lr (item 5)
     "r5-tune3": ["--iterations", "600", "--no-object-path", "--support-dropout", "0.3", "--loss-weights", LOSSES,
                  "--tune-backbone", "3"],
+    # the shipped chain's second stage (benchmarks/train_shipped.sh): 1,200 steps at lr 3e-4, no warm-up, from
+    # r6-lite2-2k's weights of the same fold; with --fold all it trains on all 18 from fold B's r6-lite2-2k run
+    "r6-ft": ["--iterations", "1200", "--lr", "3e-4", "--warmup", "0", "--no-object-path", "--support-dropout", "0.3",
+              "--loss-weights", LOSSES],
 }
 # A recipe that starts from another recipe's weights of the same fold.
-RECIPE_INIT: dict[str, str] = {"r1-ft": "r1"}
+RECIPE_INIT: dict[str, str] = {"r1-ft": "r1", "r6-ft": "r6-lite2-2k"}
+# `--fold all` (the boxes of all 18 sequences: shipped weights, nothing left to score) starts such a recipe from
+# the base recipe's run of this fold, the one the shipped chain started from.
+ALL_INIT_FOLD = "B"
 
 
 def _run(cmd: list[str], *, threads: int | None = None) -> None:
@@ -93,6 +100,8 @@ def prepare(work: Path, davis: Path, lasot: Path, synthetic: int) -> None:
     every = davis_to_got10k_boxes(davis, data / "davis-all", all_sequences())
     for fold in FOLDS:
         davis_to_got10k_boxes(davis, data / f"fold-{fold}", split(fold)[0])
+        # the fold's own 6 sequences, boxes only: what `annotate --adapt` adapts on and annotates
+        davis_to_got10k_boxes(davis, data / f"test-{fold}", split(fold)[1])
     synth_root = data / "synthetic" / "train"
     if not (synth_root / "list.txt").is_file():
         write_got10k(data / "synthetic", SyntheticSpec(num_sequences=synthetic, num_frames=40, height=360,
@@ -113,19 +122,23 @@ def run_dir(work: Path, recipe: str, fold: str) -> Path:
 
 
 def train(work: Path, recipe: str, fold: str, lasot: Path, threads: int) -> Path:
+    """Train ``recipe`` on the boxes outside ``fold`` (``"all"``: on all 18 sequences); returns the weights file."""
     data = work / "data"
     out = run_dir(work, recipe, fold)
+    boxes = data / ("davis-all" if fold == "all" else f"fold-{fold}") / "train"
     cmd = [str(BIN / "box2mask"), "train",
-           "--data", f"got10k:{data / f'fold-{fold}' / 'train'}:1.0",
+           "--data", f"got10k:{boxes}:1.0",
            "--data", f"lasot:{lasot}:0.25",
            "--data", f"got10k:{data / 'synthetic' / 'train'}:0.25",
            "--motion-cache", str(work / "motion"),
            "--teacher", str(work / "teacher/davis"), "--teacher", str(work / "teacher/synthetic"),
            "--out", str(out), *RECIPES[recipe]]
     if recipe in RECIPE_INIT:
-        base = run_dir(work, RECIPE_INIT[recipe], fold) / "weights.pt"
+        base_fold = ALL_INIT_FOLD if fold == "all" else fold
+        base = run_dir(work, RECIPE_INIT[recipe], base_fold) / "weights.pt"
         if not base.is_file():
-            raise SystemExit(f"{recipe} starts from {base}: train --recipe {RECIPE_INIT[recipe]} --fold {fold} first")
+            raise SystemExit(f"{recipe} starts from {base}: train --recipe {RECIPE_INIT[recipe]} --fold {base_fold} "
+                             "first")
         cmd += ["--init", str(base)]
     _run(cmd, threads=threads)
     return out / "weights.pt"
@@ -209,7 +222,8 @@ def main() -> None:
     p.add_argument("--synthetic", type=int, default=30)
     p = sub.add_parser("train", parents=[common])
     p.add_argument("--recipe", choices=sorted(RECIPES), required=True)
-    p.add_argument("--fold", choices=sorted(FOLDS), action="append", required=True)
+    p.add_argument("--fold", choices=[*sorted(FOLDS), "all"], action="append", required=True,
+                   help="train on the boxes outside this fold (repeatable); all: on all 18 sequences")
     p.add_argument("--threads", type=int, default=1)
     p = sub.add_parser("score", parents=[common])
     p.add_argument("--recipe", default=None, help="score WORK/runs/RECIPE-FOLD/weights.pt")

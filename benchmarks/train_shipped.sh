@@ -8,7 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-/work}
 SHARED=${SHARED:-../shared}
-B=.venv/bin/box2mask
 
 # 1. Box-only training data, motion maps and GrabCut teachers for all 18 davis16-dev sequences, one
 #    folder per cross-validation fold, and 30 synthetic videos (benchmarks/cv.py prepare).
@@ -20,15 +19,11 @@ B=.venv/bin/box2mask
 .venv/bin/python benchmarks/edges_cv.py --weights B="$WORK/cv/runs/r6-lite2-2k-B/weights.pt" --settings none,crf \
     --every 2 --threads 2 --out benchmarks/results/cv/s4-r6-lite2-2k-B.json
 
-# 3. Stage 2 (all18-lite2): 1,200 steps at lr 3e-4 from stage 1 on the boxes of all 18 sequences.
-OMP_NUM_THREADS=2 $B train --data got10k:$WORK/cv/data/davis-all/train:1.0 --data lasot:$SHARED/data/lasot:0.25 \
-    --data got10k:$WORK/cv/data/synthetic/train:0.25 --motion-cache $WORK/cv/motion \
-    --teacher $WORK/cv/teacher/davis --teacher $WORK/cv/teacher/synthetic \
-    --out "$WORK/runs/all18-lite2" --iterations 1200 --lr 3e-4 --warmup 0 --support-dropout 0.3 --no-object-path \
-    --loss-weights teacher=0.5,pairwise=0.4,affinity=0.3,temporal=0.3 --init "$WORK/cv/runs/r6-lite2-2k-B/weights.pt"
+# 3. Stage 2 (r6-ft on all 18): 1,200 steps at lr 3e-4 from stage 1 on the boxes of all 18 sequences.
+.venv/bin/python benchmarks/cv.py train --work "$WORK/cv" --recipe r6-ft --fold all --threads 2 --lasot "$SHARED/data/lasot"
 
 # 4. Package with both stages' record and the fold-chosen inference defaults (CRF clean-up on, mirror
 #    averaging off, clipping to the box on), then regenerate the model card's recorded block.
-.venv/bin/python benchmarks/ship_weights.py --checkpoint "$WORK/runs/all18-lite2/checkpoint.pt" \
+.venv/bin/python benchmarks/ship_weights.py --checkpoint "$WORK/cv/runs/r6-ft-all/checkpoint.pt" \
     --stages "$WORK/cv/runs/r6-lite2-2k-B" --trained-on all --edges crf --out box2mask/weights/box2mask-video.pt
 .venv/bin/python benchmarks/model_card.py
