@@ -150,11 +150,14 @@ class Display:
                    "2,000 steps; see docs/network.md, 'Adapting to your dataset'.")
 @click.option("--adapt-steps", type=click.IntRange(min=1), default=None,
               help="Fine-tuning steps for --adapt (default: half a step per mask row, 200 to 2,000).")
+@click.option("--adapt-teacher", type=click.Choice(["grabcut", "none"]), default=None,
+              help="The teacher term of --adapt: grabcut (default: GrabCut masks of the same boxes) or none "
+                   "(the box losses alone, no GrabCut pass).")
 @click.option("--force", is_flag=True,
               help="Accept a configuration different from OUT/run.json: the old results are moved to "
                    "OUT/superseded/<time>/ (not deleted) and the run starts over.")
 def command(dataset, root, split, every, max_frames, sequences, out, method, method_option, weights, gpus,
-            actors_per_gpu, workers, address, shard_frames, adapt, adapt_steps, force):
+            actors_per_gpu, workers, address, shard_frames, adapt, adapt_steps, adapt_teacher, force):
     """Turn a dataset's boxes into masks, sharded and resumable, on Ray.
 
     \b
@@ -181,9 +184,10 @@ def command(dataset, root, split, every, max_frames, sequences, out, method, met
             sequences=tuple(parse_sequences(sequences)) if sequences else None,
             method=method, method_options=parse_method_options(method_option),
             weights=Path(weights) if weights else None, shard_frames=shard_frames,
-            adapt=AdaptConfig(steps=adapt_steps) if adapt else None)
-        if adapt_steps is not None and not adapt:
-            raise Box2MaskError("--adapt-steps needs --adapt")
+            adapt=AdaptConfig(steps=adapt_steps, teacher=adapt_teacher or "grabcut") if adapt else None)
+        for name, value in (("--adapt-steps", adapt_steps), ("--adapt-teacher", adapt_teacher)):
+            if value is not None and not adapt:
+                raise Box2MaskError(f"{name} needs --adapt")
     except Box2MaskError as exc:
         fail(escape(str(exc)))
     try:

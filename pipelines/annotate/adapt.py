@@ -40,6 +40,7 @@ MAX_TEACHER_FRAMES = 20_000  # GrabCut on at most this many frames (every k-th f
 MAX_CACHED_MOTION_FRAMES = 50_000  # above this, motion maps are computed when a clip needs them
 LOSSES = {"teacher": 0.5, "pairwise": 0.4, "affinity": 0.3, "temporal": 0.3}  # the shipped recipe's weights
 SUPPORT_DROPOUT = 0.3
+TEACHERS = ("grabcut", "none")
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,21 @@ class AdaptConfig:
     """What ``--adapt`` does; part of the run's fingerprint."""
 
     steps: int | None = None     # None: scaled to the frames (:func:`default_steps`)
+    teacher: str = "grabcut"     # grabcut: GrabCut masks of the same boxes as a teacher term; none: box losses only
     lr: float = 3e-4             # the shipped recipe's fine-tuning rate
     batch: int = 4               # clips per step (global, whatever the worker count)
     seed: int = 0
     checkpoint_every: int = 50   # a run killed while training loses at most this many steps
 
+    def __post_init__(self) -> None:
+        if self.teacher not in TEACHERS:
+            raise Box2MaskError(f"unknown --adapt-teacher {self.teacher!r}; choose from {', '.join(TEACHERS)}")
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if data["teacher"] == "grabcut":  # the default is left out, so runs made before the option still resume
+            del data["teacher"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -130,11 +139,15 @@ def run_adapt(*, dataset: str, root: Path, split: str | None, sequences: list[st
     seconds: dict[str, float] = {}
 
     t = time.perf_counter()
-    _state(folder, "teacher", 0, steps)
-    on_progress(AdaptProgress("teacher"))
-    every = max(1, -(-frames // MAX_TEACHER_FRAMES))
-    say(f"adapt 1/3: GrabCut teacher on {len(sequences)} sequence(s), every {every} frame(s) -> {folder / 'teacher'}")
-    run_teacher(folder / "teacher", every)
+    if config.teacher == "grabcut":
+        _state(folder, "teacher", 0, steps)
+        on_progress(AdaptProgress("teacher"))
+        every = max(1, -(-frames // MAX_TEACHER_FRAMES))
+        say(f"adapt 1/3: GrabCut teacher on {len(sequences)} sequence(s), every {every} frame(s) -> "
+            f"{folder / 'teacher'}")
+        run_teacher(folder / "teacher", every)
+    else:
+        say("adapt 1/3: no teacher (--adapt-teacher none): the box losses alone")
     seconds["teacher"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -206,8 +219,11 @@ def _train(*, dataset: str, root: Path, split: str | None, sequences: list[str],
     from pipelines.train import DataSource, export_weights, network_for_training, train, training_loss_weights
 
     sources = [DataSource(dataset, Path(root), 1.0, split=split, sequences=tuple(sequences))]
-    teacher_runs = [folder / "teacher"]
-    losses = training_loss_weights(steps, terms={"pairwise", "affinity", "temporal"}, overrides=LOSSES, taught=True)
+    taught = config.teacher == "grabcut"
+    teacher_runs = [folder / "teacher"] if taught else None
+    overrides = LOSSES if taught else {k: v for k, v in LOSSES.items() if k != "teacher"}
+    losses = training_loss_weights(steps, terms={"pairwise", "affinity", "temporal"}, overrides=overrides,
+                                   taught=taught)
     train_config = TrainConfig(iterations=steps, batch=config.batch, lr=config.lr, seed=config.seed,
                                support_dropout=SUPPORT_DROPOUT, checkpoint_every=config.checkpoint_every, losses=losses,
                                network=network_for_training(base_weights))

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from box2mask.atomic import file_sha256
+from box2mask.errors import Box2MaskError
 from box2mask.model.inference import InferenceConfig
 from box2mask.model.weights import DEFAULT_WEIGHTS, inference_defaults, read_payload
 from box2mask.runs import RunInfo, RunPaths
@@ -105,3 +106,20 @@ def test_adapt_refuses_masks_as_boxes_and_methods_without_a_network(davis_root, 
 
 def test_default_steps_scale_with_the_frames_within_bounds():
     assert default_steps(10) == 200 and default_steps(1376) == 688 and default_steps(10**6) == 2000
+
+
+def test_adapting_without_a_teacher_skips_grabcut_and_trains_on_the_box_losses(ray_local, tiny_got10k, tmp_path):
+    settings = AdaptConfig(steps=2, batch=2, checkpoint_every=2, teacher="none")
+    config = AnnotateConfig(dataset="got10k", root=tiny_got10k, out=tmp_path / "out", shard_frames=12, adapt=settings)
+    phases = []
+    summary = annotate(config, workers=2, on_adapt=lambda r: phases.append(r.phase))
+    assert summary.complete and "teacher" not in phases and "train" in phases
+    assert not (config.out / "adapt" / "teacher").exists()
+    metadata = read_payload(config.out / "adapt" / "weights.pt")["metadata"]
+    assert metadata["train_config"]["losses"]["teacher"] == 0.0 and metadata["teachers"] == []
+    assert RunInfo.load(RunPaths(config.out).run_json).config["adapt"]["teacher"] == "none"
+
+
+def test_an_unknown_adapt_teacher_is_refused():
+    with pytest.raises(Box2MaskError, match="unknown --adapt-teacher 'sam'"):
+        AdaptConfig(teacher="sam")
