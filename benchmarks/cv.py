@@ -75,8 +75,8 @@ RECIPES: dict[str, list[str]] = {
 }
 # A recipe that starts from another recipe's weights of the same fold.
 RECIPE_INIT: dict[str, str] = {"r1-ft": "r1", "r6-ft": "r6-lite2-2k"}
-# `--fold all` (the boxes of all 18 sequences: shipped weights, nothing left to score) starts such a recipe from
-# the base recipe's run of this fold, the one the shipped chain started from.
+# With `--fold all` (the boxes of all 18 sequences: shipped weights, nothing left to score) such a recipe starts
+# from the base recipe's run on this fold, the run the shipped chain started from.
 ALL_INIT_FOLD = "B"
 
 

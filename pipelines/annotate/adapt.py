@@ -4,7 +4,7 @@ The box losses need nothing but boxes, so the sequences a user is about to
 annotate are training data for the network that annotates them. Before any mask
 is written, the phase runs, each step resumable and never redone once finished::
 
-    teacher   GrabCut masks of the same boxes          OUT/adapt/teacher/  (an annotate run folder)
+    teacher   GrabCut masks of the same boxes          OUT/adapt/teacher/  (skipped with --adapt-teacher none)
     motion    motion maps for the affinity loss        OUT/adapt/motion/   (``box2mask motion``'s layout)
     train     fine-tune the starting weights           OUT/adapt/train/    (checkpoint.pt, train_log.jsonl)
     export    the adapted weights and their record     OUT/adapt/weights.pt, OUT/adapt/adapt.json
