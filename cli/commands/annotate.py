@@ -14,6 +14,7 @@ from rich.table import Table
 
 from cli.options import dataset_options, parse_sequences
 from cli.progress import console, fail, interactive
+from pipelines.annotate.adapt import TEACHERS
 from pipelines.annotate.config import DEFAULT_METHOD, DEFAULT_SHARD_FRAMES
 
 EXIT_FAILED = 3  # some sequences or shards failed; 2 (usage/configuration) comes from fail() and click
@@ -150,7 +151,7 @@ class Display:
                    "2,000 steps; see docs/network.md, 'Adapting to your dataset'.")
 @click.option("--adapt-steps", type=click.IntRange(min=1), default=None,
               help="Fine-tuning steps for --adapt (default: half a step per mask row, 200 to 2,000).")
-@click.option("--adapt-teacher", type=click.Choice(["grabcut", "none"]), default=None,
+@click.option("--adapt-teacher", type=click.Choice(TEACHERS), default=None,
               help="The teacher term of --adapt: grabcut (default: GrabCut masks of the same boxes) or none "
                    "(the box losses alone, no GrabCut pass).")
 @click.option("--force", is_flag=True,
@@ -184,7 +185,8 @@ def command(dataset, root, split, every, max_frames, sequences, out, method, met
             sequences=tuple(parse_sequences(sequences)) if sequences else None,
             method=method, method_options=parse_method_options(method_option),
             weights=Path(weights) if weights else None, shard_frames=shard_frames,
-            adapt=AdaptConfig(steps=adapt_steps, teacher=adapt_teacher or "grabcut") if adapt else None)
+            adapt=AdaptConfig(steps=adapt_steps, **({"teacher": adapt_teacher} if adapt_teacher else {}))
+            if adapt else None)
         for name, value in (("--adapt-steps", adapt_steps), ("--adapt-teacher", adapt_teacher)):
             if value is not None and not adapt:
                 raise Box2MaskError(f"{name} needs --adapt")

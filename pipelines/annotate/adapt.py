@@ -60,7 +60,7 @@ class AdaptConfig:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        if data["teacher"] == "grabcut":  # the default is left out, so runs made before the option still resume
+        if data["teacher"] == AdaptConfig.teacher:  # the default is left out: runs made before the option resume
             del data["teacher"]
         return data
 
