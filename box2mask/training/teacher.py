@@ -28,11 +28,13 @@ class TeacherMasks:
 
     The weight is the mask's ground-truth-free QA score from the shards (box fit,
     fill, temporal stability, confidence; see box2mask.eval.qa), so the teacher's
-    doubtful frames teach less.
+    doubtful frames teach less. A frame that several runs cover gets the mean of
+    their masks and of their weights: where the teachers disagree the target is
+    soft (0.5 for two), so neither teacher's error is taught as certain.
     """
 
     def __init__(self, run_dirs: list[Path | str]):
-        self.masks: dict[tuple[str, int], tuple[str, int, int, float]] = {}
+        self.masks: dict[tuple[str, int], list[tuple[str, int, int, float]]] = {}
         self.methods: list[str] = []
         for run_dir in run_dirs:
             paths = RunPaths(Path(run_dir))
@@ -48,8 +50,8 @@ class TeacherMasks:
             for row in iter_rows(run_dir, columns=columns):
                 if row["rle"] is not None:
                     weight = 1.0 if row["qa_score"] is None else float(row["qa_score"])
-                    self.masks[(row["sequence"], row["frame_index"])] = (row["rle"], row["height"], row["width"],
-                                                                         weight)
+                    self.masks.setdefault((row["sequence"], row["frame_index"]), []).append(
+                        (row["rle"], row["height"], row["width"], weight))
         if not self.masks:
             raise Box2MaskError(f"teacher runs {', '.join(map(str, run_dirs))} hold no masks")
 
@@ -57,8 +59,12 @@ class TeacherMasks:
         return len(self.masks)
 
     def __call__(self, sequence: Sequence, frame: int) -> tuple[np.ndarray, float] | None:
-        entry = self.masks.get((sequence.id, frame))
-        if entry is None:
+        entries = self.masks.get((sequence.id, frame))
+        if not entries:
             return None
-        counts, height, width, weight = entry
-        return decode({"size": [height, width], "counts": counts}).astype(np.float32), weight
+        masks = [decode({"size": [height, width], "counts": counts}).astype(np.float32)
+                 for counts, height, width, _ in entries]
+        if len({m.shape for m in masks}) > 1:
+            raise Box2MaskError(f"teacher runs disagree on the size of {sequence.id} frame {frame}: "
+                                f"{sorted({m.shape for m in masks})}")
+        return np.mean(masks, axis=0, dtype=np.float32), float(np.mean([e[3] for e in entries]))

@@ -152,8 +152,9 @@ class Display:
 @click.option("--adapt-steps", type=click.IntRange(min=1), default=None,
               help="Fine-tuning steps for --adapt (default: half a step per mask row, 200 to 2,000).")
 @click.option("--adapt-teacher", type=click.Choice(TEACHERS), default=None,
-              help="The teacher term of --adapt: grabcut (default: GrabCut masks of the same boxes) or none "
-                   "(the box losses alone, no GrabCut pass).")
+              help="The teacher term of --adapt: grabcut (default: GrabCut masks of the same boxes), network "
+                   "(the starting weights' own masks), blend (the mean of both: soft where they disagree) or "
+                   "none (the box losses alone).")
 @click.option("--force", is_flag=True,
               help="Accept a configuration different from OUT/run.json: the old results are moved to "
                    "OUT/superseded/<time>/ (not deleted) and the run starts over.")

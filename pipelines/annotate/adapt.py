@@ -4,7 +4,8 @@ The box losses need nothing but boxes, so the sequences a user is about to
 annotate are training data for the network that annotates them. Before any mask
 is written, the phase runs, each step resumable and never redone once finished::
 
-    teacher   GrabCut masks of the same boxes          OUT/adapt/teacher/  (skipped with --adapt-teacher none)
+    teacher   GrabCut masks of the same boxes          OUT/adapt/teacher/  (--adapt-teacher grabcut or blend)
+              the starting network's own masks         OUT/adapt/teacher-network/  (network or blend)
     motion    motion maps for the affinity loss        OUT/adapt/motion/   (``box2mask motion``'s layout)
     train     fine-tune the starting weights           OUT/adapt/train/    (checkpoint.pt, train_log.jsonl)
     export    the adapted weights and their record     OUT/adapt/weights.pt, OUT/adapt/adapt.json
@@ -15,7 +16,7 @@ killed while training continues from the last checkpoint; a re-run whose
 settings are part of the run's fingerprint, so changing them on the same ``--out``
 is refused like any other configuration change.
 
-Only boxes are read: the teacher is GrabCut on the same boxes, training refuses
+Only boxes are read: the teachers are GrabCut or the network on the same boxes, training refuses
 layouts whose boxes come from masks (DAVIS), and the losses are those of
 ``box2mask train``.
 """
@@ -40,7 +41,10 @@ MAX_TEACHER_FRAMES = 20_000  # GrabCut on at most this many frames (every k-th f
 MAX_CACHED_MOTION_FRAMES = 50_000  # above this, motion maps are computed when a clip needs them
 LOSSES = {"teacher": 0.5, "pairwise": 0.4, "affinity": 0.3, "temporal": 0.3}  # the shipped recipe's weights
 SUPPORT_DROPOUT = 0.3
-TEACHERS = ("grabcut", "none")
+# --adapt-teacher: which annotate runs of the same boxes teach (blend: both, averaged per pixel by
+# box2mask.training.teacher.TeacherMasks, so the target is soft where they disagree)
+TEACHER_RUNS = {"grabcut": ("grabcut",), "network": ("network",), "blend": ("grabcut", "network"), "none": ()}
+TEACHERS = tuple(TEACHER_RUNS)
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class AdaptConfig:
     """What ``--adapt`` does; part of the run's fingerprint."""
 
     steps: int | None = None     # None: scaled to the frames (:func:`default_steps`)
-    teacher: str = "grabcut"     # grabcut: GrabCut masks of the same boxes as a teacher term; none: box losses only
+    teacher: str = "grabcut"     # which runs of the same boxes teach (TEACHER_RUNS); none: the box losses only
     lr: float = 3e-4             # the shipped recipe's fine-tuning rate
     batch: int = 4               # clips per step (global, whatever the worker count)
     seed: int = 0
@@ -95,6 +99,12 @@ def adapt_dir(out: Path) -> Path:
     return Path(out) / "adapt"
 
 
+def teacher_dir(folder: Path, method: str) -> Path:
+    """Where the adapt phase in ``folder`` keeps ``method``'s teacher run (GrabCut's in ``teacher/``, as before
+    the other teachers existed, so older runs resume)."""
+    return folder / ("teacher" if method == "grabcut" else f"teacher-{method}")
+
+
 def read_state(out: Path) -> dict | None:
     """``OUT/adapt/state.json`` (phase, step, steps), or ``None`` for a run without ``--adapt``."""
     path = adapt_dir(out) / "state.json"
@@ -117,14 +127,15 @@ def check_adaptable(dataset: str, method: str) -> None:
 
 def run_adapt(*, dataset: str, root: Path, split: str | None, sequences: list[str], frames: int, out: Path,
               base_weights: Path, config: AdaptConfig,
-              run_teacher: Callable[[Path, int], None],
+              run_teacher: Callable[[Path, int, str], None],
               gpus: int = 0, address: str | None = None,
               say: Callable[[str], None] = lambda text: None,
               on_progress: Callable[[AdaptProgress], None] = lambda p: None) -> AdaptResult:
     """Adapt ``base_weights`` to ``sequences`` (the run's valid sequences, ``frames`` mask rows in all).
 
-    ``run_teacher(folder, every)`` writes GrabCut masks of the same sequences into
-    ``folder`` (the driver passes a GrabCut annotate run), every ``every``-th frame.
+    ``run_teacher(folder, every, method)`` writes ``method``'s masks (``grabcut``, or ``network``: the
+    starting weights at their defaults) of the same sequences into ``folder``, every ``every``-th frame
+    (the driver passes an annotate run, which resumes like any other).
     """
     folder = adapt_dir(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -139,14 +150,15 @@ def run_adapt(*, dataset: str, root: Path, split: str | None, sequences: list[st
     seconds: dict[str, float] = {}
 
     t = time.perf_counter()
-    if config.teacher == "grabcut":
+    methods = TEACHER_RUNS[config.teacher]
+    for method in methods:
         _state(folder, "teacher", 0, steps)
         on_progress(AdaptProgress("teacher"))
         every = max(1, -(-frames // MAX_TEACHER_FRAMES))
-        say(f"adapt 1/3: GrabCut teacher on {len(sequences)} sequence(s), every {every} frame(s) -> "
-            f"{folder / 'teacher'}")
-        run_teacher(folder / "teacher", every)
-    else:
+        say(f"adapt 1/3: {method} teacher on {len(sequences)} sequence(s), every {every} frame(s) -> "
+            f"{teacher_dir(folder, method)}")
+        run_teacher(teacher_dir(folder, method), every, method)
+    if not methods:
         say("adapt 1/3: no teacher (--adapt-teacher none): the box losses alone")
     seconds["teacher"] = time.perf_counter() - t
 
@@ -219,8 +231,8 @@ def _train(*, dataset: str, root: Path, split: str | None, sequences: list[str],
     from pipelines.train import DataSource, export_weights, network_for_training, train, training_loss_weights
 
     sources = [DataSource(dataset, Path(root), 1.0, split=split, sequences=tuple(sequences))]
-    taught = config.teacher == "grabcut"
-    teacher_runs = [folder / "teacher"] if taught else None
+    teacher_runs = [teacher_dir(folder, m) for m in TEACHER_RUNS[config.teacher]] or None
+    taught = teacher_runs is not None
     overrides = LOSSES if taught else {k: v for k, v in LOSSES.items() if k != "teacher"}
     losses = training_loss_weights(steps, terms={"pairwise", "affinity", "temporal"}, overrides=overrides,
                                    taught=taught)

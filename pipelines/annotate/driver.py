@@ -158,14 +158,16 @@ def annotate(config: AnnotateConfig, *, gpus: int = 0, workers: int | None = Non
 def _adapt(config: AnnotateConfig, manifest, frames: int, folder: RunFolder, *, gpus: int, workers: int | None,
            address: str | None, say: Callable[[str], None],
            on_adapt: Callable[[AdaptProgress], None]) -> AdaptResult:
-    """The ``--adapt`` phase: a GrabCut teacher run of the same boxes, then fine-tuning; recorded in run.json."""
+    """The ``--adapt`` phase: teacher runs of the same boxes (GrabCut, the starting network or both), then
+    fine-tuning; recorded in run.json."""
     from box2mask.model.weights import DEFAULT_WEIGHTS
 
     sequences = [r["id"] for r in manifest.select(["id", "status"]).to_pylist() if r["status"] == "ok"]
 
-    def run_teacher(out: Path, every: int) -> None:
+    def run_teacher(out: Path, every: int, method: str) -> None:
+        weights = (config.weights or DEFAULT_WEIGHTS) if method == "network" else None
         teacher = AnnotateConfig(dataset=config.dataset, root=config.root, out=out, split=config.split, every=every,
-                                 max_frames=0, sequences=tuple(sequences), method="grabcut")
+                                 max_frames=0, sequences=tuple(sequences), method=method, weights=weights)
         result = annotate(teacher, workers=workers, address=address, on_message=lambda m: say(f"teacher: {m}"),
                           on_progress=lambda snap: on_adapt(AdaptProgress("teacher", snap.frames_done,
                                                                           snap.frames_total)))

@@ -120,6 +120,22 @@ def test_adapting_without_a_teacher_skips_grabcut_and_trains_on_the_box_losses(r
     assert RunInfo.load(RunPaths(config.out).run_json).config["adapt"]["teacher"] == "none"
 
 
+def test_a_blended_teacher_runs_grabcut_and_the_starting_network_and_teaches_with_both(ray_local, tiny_got10k,
+                                                                                      tmp_path):
+    settings = AdaptConfig(steps=2, batch=2, checkpoint_every=2, teacher="blend")
+    config = AnnotateConfig(dataset="got10k", root=tiny_got10k, out=tmp_path / "out", shard_frames=12, adapt=settings)
+    summary = annotate(config, workers=2)
+    assert summary.complete
+    cut, own = config.out / "adapt" / "teacher", config.out / "adapt" / "teacher-network"
+    assert RunInfo.load(RunPaths(cut).run_json).method == "grabcut"
+    network = RunInfo.load(RunPaths(own).run_json)
+    assert network.method == "network" and network.weights_sha256 == file_sha256(DEFAULT_WEIGHTS)
+    assert sorted(keys_of(cut)) == sorted(keys_of(own))  # both teachers cover the same frames
+    metadata = read_payload(config.out / "adapt" / "weights.pt")["metadata"]
+    assert sorted(metadata["teachers"]) == sorted(str(p.resolve()) for p in (cut, own))
+    assert metadata["train_config"]["losses"]["teacher"] > 0.0
+
+
 def test_an_unknown_adapt_teacher_is_refused():
     with pytest.raises(Box2MaskError, match="unknown --adapt-teacher 'sam'"):
         AdaptConfig(teacher="sam")

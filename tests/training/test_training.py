@@ -142,6 +142,23 @@ def test_teacher_masks_reach_the_clips_with_their_qa_weight(tmp_path, synthetic_
     assert np.abs(clip["teacher"] - clip["boxes"]).mean() < 0.05
 
 
+def test_teachers_covering_the_same_frame_are_averaged(tmp_path, synthetic_got10k):
+    from tests.runbuild import build_run, ellipse_in_box
+
+    from box2mask.training.teacher import TeacherMasks
+
+    boxed = build_run("got10k", synthetic_got10k, tmp_path / "box", method="filled-box")
+    ellipse = build_run("got10k", synthetic_got10k, tmp_path / "ellipse", method="filled-box", transform=ellipse_in_box)
+    (pool, _), = load_sources([DataSource("got10k", synthetic_got10k)])
+    seq = pool[0]
+    (a, wa), (b, wb) = TeacherMasks([boxed])(seq, 0), TeacherMasks([ellipse])(seq, 0)
+    assert (a != b).any()  # the box's corners
+    mean, weight = TeacherMasks([boxed, ellipse])(seq, 0)
+    np.testing.assert_allclose(mean, (a + b) / 2)
+    assert set(np.unique(mean)) <= {0.0, 0.5, 1.0} and (mean == 0.5).any()
+    assert weight == pytest.approx((wa + wb) / 2)
+
+
 def test_teacher_loss_hand_computed():
     from box2mask.losses import teacher_loss
 
