@@ -52,7 +52,7 @@ class Display:
         self.progress: Progress | None = None
         self.scan_task = None
         self.run_task = None
-        self.adapt_tasks: dict[str, int] = {}   # adapt phase -> its progress task
+        self.adapt_tasks: dict[tuple[str, str], int] = {}   # (adapt phase, teacher) -> its progress task
 
     def __enter__(self) -> "Display":
         if self.rich:
@@ -89,12 +89,12 @@ class Display:
         losses = " ".join(f"{k[:4]}={v:.3f}" for k, v in report.losses)
         left = (report.steps - report.step) / report.steps_per_second if report.steps_per_second > 0 else None
         info = (f"{report.steps_per_second:.2f} steps/s  ETA {clock(left)}  {losses}" if report.phase == "train"
-                else "GrabCut teacher")
+                else f"{report.teacher} teacher")
         if self.progress is not None:
-            if report.phase not in self.adapt_tasks:
-                self.adapt_tasks[report.phase] = self.progress.add_task(f"adapt {report.phase}",
-                                                                        total=report.steps, info="")
-            self.progress.update(self.adapt_tasks[report.phase], completed=report.step, info=info)
+            task = (report.phase, report.teacher)
+            if task not in self.adapt_tasks:
+                self.adapt_tasks[task] = self.progress.add_task(f"adapt {report.phase}", total=report.steps, info="")
+            self.progress.update(self.adapt_tasks[task], completed=report.step, info=info)
             return
         now = time.monotonic()
         if now - self.last_line >= self.every or report.step >= report.steps:

@@ -78,6 +78,7 @@ class AdaptProgress:
     steps: int = 0
     losses: tuple[tuple[str, float], ...] = ()
     steps_per_second: float = 0.0
+    teacher: str = ""            # the teacher phase: which teacher run (grabcut | network)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def run_adapt(*, dataset: str, root: Path, split: str | None, sequences: list[st
     methods = TEACHER_RUNS[config.teacher]
     for method in methods:
         _state(folder, "teacher", 0, steps)
-        on_progress(AdaptProgress("teacher"))
+        on_progress(AdaptProgress("teacher", teacher=method))
         every = max(1, -(-frames // MAX_TEACHER_FRAMES))
         say(f"adapt 1/3: {method} teacher on {len(sequences)} sequence(s), every {every} frame(s) -> "
             f"{teacher_dir(folder, method)}")

@@ -170,7 +170,7 @@ def _adapt(config: AnnotateConfig, manifest, frames: int, folder: RunFolder, *, 
                                  max_frames=0, sequences=tuple(sequences), method=method, weights=weights)
         result = annotate(teacher, workers=workers, address=address, on_message=lambda m: say(f"teacher: {m}"),
                           on_progress=lambda snap: on_adapt(AdaptProgress("teacher", snap.frames_done,
-                                                                          snap.frames_total)))
+                                                                          snap.frames_total, teacher=method)))
         if not result.complete:
             raise InfrastructureError(f"the --adapt teacher run in {out} did not finish; re-run to resume it")
 

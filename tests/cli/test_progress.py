@@ -12,3 +12,15 @@ def test_resumed_work_does_not_inflate_the_rate(monkeypatch, capsys):
     task.advance(20)  # this run: 20 steps in 10 s
     line = capsys.readouterr().err
     assert "1520/3000" in line and "(2.0/s)" in line
+
+
+def test_adapt_lines_name_the_teacher_run_they_report(monkeypatch, capsys):
+    from cli.commands import annotate as annotate_command
+    from pipelines.annotate.adapt import AdaptProgress
+
+    monkeypatch.setattr(annotate_command, "interactive", lambda: False)
+    display = annotate_command.Display(every=0.0)
+    display.adapt(AdaptProgress("teacher", 3, 10, teacher="grabcut"))
+    display.adapt(AdaptProgress("teacher", 10, 10, teacher="network"))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["[annotate] adapt teacher 3/10  grabcut teacher", "[annotate] adapt teacher 10/10  network teacher"]
