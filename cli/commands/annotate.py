@@ -145,16 +145,17 @@ class Display:
 @click.option("--shard-frames", type=click.IntRange(min=1), default=DEFAULT_SHARD_FRAMES, show_default=True,
               help="Mask rows per shard (the unit of commit and resume). A longer video gets its own shard.")
 @click.option("--adapt", is_flag=True,
-              help="Before writing masks, fine-tune the network on this run's own boxes (a GrabCut teacher of "
-                   "the same boxes, the box losses), then annotate with the adapted weights, kept in OUT/adapt/. "
-                   "A step takes about 1 s on 2 CPU cores: about 12 min per 1,000 frames, training capped at "
-                   "2,000 steps; see docs/network.md, 'Adapting to your dataset'.")
+              help="Before writing masks, fine-tune the network on this run's own boxes (GrabCut's and the "
+                   "network's masks of the same boxes as a teacher, the box losses), then annotate with the "
+                   "adapted weights, kept in OUT/adapt/. A step takes about 1 s on 2 CPU cores: about 25 min "
+                   "per 1,000 frames, training capped at 2,000 steps (about 35 min); see docs/network.md, "
+                   "'Adapting to your dataset'.")
 @click.option("--adapt-steps", type=click.IntRange(min=1), default=None,
-              help="Fine-tuning steps for --adapt (default: half a step per mask row, 200 to 2,000).")
+              help="Fine-tuning steps for --adapt (default: 1.5 steps per mask row, 200 to 2,000).")
 @click.option("--adapt-teacher", type=click.Choice(TEACHERS), default=None,
-              help="The teacher term of --adapt: grabcut (default: GrabCut masks of the same boxes), network "
-                   "(the starting weights' own masks), blend (the mean of both: soft where they disagree) or "
-                   "none (the box losses alone).")
+              help="The teacher term of --adapt: blend (default: the mean of GrabCut's and the starting "
+                   "network's masks of the same boxes, soft where they disagree), grabcut, network or none "
+                   "(the box losses alone).")
 @click.option("--force", is_flag=True,
               help="Accept a configuration different from OUT/run.json: the old results are moved to "
                    "OUT/superseded/<time>/ (not deleted) and the run starts over.")

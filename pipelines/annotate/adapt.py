@@ -32,10 +32,11 @@ from typing import Callable
 from box2mask.atomic import atomic_write_json, file_sha256
 from box2mask.errors import Box2MaskError
 
-# Default steps: half a step per mask row, within bounds (2,000 steps: about 33 min on 2 CPU cores).
-# From the shipped weights, ~200 steps on fold B's ~400 rows gained 0.029 J&F and ~600 lost 0.005;
-# from the folds' shorter-trained r1 weights ~600 beat ~200 on every fold (docs/benchmarks.md).
-STEPS_PER_FRAME = 0.5
+# Default steps: 1.5 per mask row, within bounds (2,000 steps: about 33 min on 2 CPU cores). With the
+# blended teacher, 600 steps on each fold's ~400 rows (1.5 per row) beat 200 on all three folds, from
+# the Lite2 fold weights (docs/benchmarks.md, "Adapting on the fold videos"); with GrabCut's teacher
+# alone more steps had lost on fold B. Beyond ~400 rows the rate per row is an extrapolation.
+STEPS_PER_FRAME = 1.5
 MIN_STEPS, MAX_STEPS = 200, 2000
 MAX_TEACHER_FRAMES = 20_000  # GrabCut on at most this many frames (every k-th frame beyond)
 MAX_CACHED_MOTION_FRAMES = 50_000  # above this, motion maps are computed when a clip needs them
@@ -45,6 +46,7 @@ SUPPORT_DROPOUT = 0.3
 # box2mask.training.teacher.TeacherMasks, so the target is soft where they disagree)
 TEACHER_RUNS = {"grabcut": ("grabcut",), "network": ("network",), "blend": ("grabcut", "network"), "none": ()}
 TEACHERS = tuple(TEACHER_RUNS)
+LEGACY_TEACHER = "grabcut"  # the only teacher before --adapt-teacher existed: a run.json without the key used it
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class AdaptConfig:
     """What ``--adapt`` does; part of the run's fingerprint."""
 
     steps: int | None = None     # None: scaled to the frames (:func:`default_steps`)
-    teacher: str = "grabcut"     # which runs of the same boxes teach (TEACHER_RUNS); none: the box losses only
+    teacher: str = "blend"       # which runs of the same boxes teach (TEACHER_RUNS); none: the box losses only
     lr: float = 3e-4             # the shipped recipe's fine-tuning rate
     batch: int = 4               # clips per step (global, whatever the worker count)
     seed: int = 0
@@ -64,7 +66,7 @@ class AdaptConfig:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        if data["teacher"] == AdaptConfig.teacher:  # the default is left out: runs made before the option resume
+        if data["teacher"] == LEGACY_TEACHER:  # what runs made before the option stored (no key): they resume
             del data["teacher"]
         return data
 

@@ -105,7 +105,8 @@ def test_adapt_refuses_masks_as_boxes_and_methods_without_a_network(davis_root, 
 
 
 def test_default_steps_scale_with_the_frames_within_bounds():
-    assert default_steps(10) == 200 and default_steps(1376) == 688 and default_steps(10**6) == 2000
+    assert default_steps(10) == 200 and default_steps(400) == 600 and default_steps(1376) == 2000
+    assert default_steps(10**6) == 2000
 
 
 def test_adapting_without_a_teacher_skips_grabcut_and_trains_on_the_box_losses(ray_local, tiny_got10k, tmp_path):
@@ -134,6 +135,13 @@ def test_a_blended_teacher_runs_grabcut_and_the_starting_network_and_teaches_wit
     metadata = read_payload(config.out / "adapt" / "weights.pt")["metadata"]
     assert sorted(metadata["teachers"]) == sorted(str(p.resolve()) for p in (cut, own))
     assert metadata["train_config"]["losses"]["teacher"] > 0.0
+
+
+def test_runs_made_before_the_teacher_option_keep_their_fingerprint():
+    # their run.json has no "teacher" key and they were taught by GrabCut: that must still match, and the
+    # default teacher (blend) must not
+    assert "teacher" not in AdaptConfig(teacher="grabcut").to_dict()
+    assert AdaptConfig().to_dict()["teacher"] == AdaptConfig.teacher == "blend"
 
 
 def test_an_unknown_adapt_teacher_is_refused():
