@@ -47,11 +47,18 @@ def recorded_block(weights: Path) -> str:
         what = source.get("what") or source.get("root", "")
         lines.append(f"- {source.get('dataset')}: {what}" + (f" ({', '.join(seqs)})" if seqs else ""))
     if meta.get("stages"):
-        lines += ["", "| stage | steps | step time (s) | lr | support dropout |", "|---|---:|---:|---:|---:|"]
+        recorded = any("data" in stage for stage in meta["stages"])  # ship_weights.recorded_data, when known
+        extra = " data (as its run recorded) | teacher runs |" if recorded else ""
+        lines += ["", "| stage | steps | step time (s) | lr | support dropout |" + extra,
+                  "|---|---:|---:|---:|---:|" + ("---|---|" if recorded else "")]
         for stage in meta["stages"]:
             seconds = f"{stage['seconds']:.0f}" if stage.get("seconds") is not None else "?"
-            lines.append(f"| {stage['run']} | {stage['iterations']} | {seconds} | {stage.get('lr')} | "
-                         f"{stage.get('support_dropout', 0.0)} |")
+            row = (f"| {stage['run']} | {stage['iterations']} | {seconds} | {stage.get('lr')} | "
+                   f"{stage.get('support_dropout', 0.0)} |")
+            if recorded:
+                row += (f" {', '.join(stage.get('data', [])) or '?'} |"
+                        f" {', '.join(stage.get('teacher_runs', [])) or 'none'} |")
+            lines.append(row)
     stage = meta.get("boundary_stage")
     if stage:
         config = payload["network"].get("boundary") or {}

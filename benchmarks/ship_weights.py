@@ -45,8 +45,22 @@ from pipelines.train import weights_from_checkpoint  # noqa: E402
 ALL_DEV = all_sequences()
 
 
+def recorded_data(run: Path) -> dict:
+    """The sources and teacher runs a run's trainer recorded in its ``weights.pt`` (as folder names with
+    their sampling weight), or nothing for a run that exported none."""
+    from box2mask.model.weights import read_payload
+
+    if not (run / "weights.pt").is_file():
+        return {}
+    meta = read_payload(run / "weights.pt").get("metadata", {})
+    data = [f"{s['dataset']} {Path(s['root']).parent.name if Path(s['root']).name == 'train' else Path(s['root']).name}"
+            f" x{s.get('weight', 1.0):g}" for s in meta.get("sources", [])]
+    return {"data": data, "teacher_runs": [Path(t).name for t in meta.get("teachers", [])]}
+
+
 def stage_summary(run: Path) -> dict:
-    """Steps, step time and the options that differ between stages, from a run folder."""
+    """Steps, step time and the options that differ between stages, from a run folder; its data and
+    teachers as the trainer recorded them (:func:`recorded_data`)."""
     import json
 
     state = load_checkpoint(run / "checkpoint.pt")
@@ -56,7 +70,7 @@ def stage_summary(run: Path) -> dict:
                if log.is_file() else None)
     return {"run": run.name, "iterations": int(state["iteration"]), "seconds": seconds, "lr": config["lr"],
             "object_dropout": config.get("object_dropout", 0.0), "support_dropout": config.get("support_dropout", 0.0),
-            "network": config["network"]}
+            "network": config["network"], **recorded_data(run)}
 
 
 def backbone_line(network: dict) -> str:
