@@ -147,9 +147,9 @@ class Display:
 @click.option("--adapt", is_flag=True,
               help="Before writing masks, fine-tune the network on this run's own boxes (GrabCut's and the "
                    "network's masks of the same boxes as a teacher, the box losses), then annotate with the "
-                   "adapted weights, kept in OUT/adapt/. A step takes about 1 s on 2 CPU cores: about 25 min "
-                   "per 1,000 frames, training capped at 2,000 steps (about 35 min); see docs/network.md, "
-                   "'Adapting to your dataset'.")
+                   "adapted weights, kept in OUT/adapt/. A step takes about 1 s on 2 CPU cores: about 30 min "
+                   "per 1,000 frames with the teacher runs, training capped at 2,000 steps (about 35 min); see "
+                   "docs/network.md, 'Adapting to your dataset'.")
 @click.option("--adapt-steps", type=click.IntRange(min=1), default=None,
               help="Fine-tuning steps for --adapt (default: 1.5 steps per mask row, 200 to 2,000).")
 @click.option("--adapt-teacher", type=click.Choice(TEACHERS), default=None,

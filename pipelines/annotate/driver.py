@@ -168,7 +168,8 @@ def _adapt(config: AnnotateConfig, manifest, frames: int, folder: RunFolder, *, 
         weights = (config.weights or DEFAULT_WEIGHTS) if method == "network" else None
         teacher = AnnotateConfig(dataset=config.dataset, root=config.root, out=out, split=config.split, every=every,
                                  max_frames=0, sequences=tuple(sequences), method=method, weights=weights)
-        result = annotate(teacher, workers=workers, address=address, on_message=lambda m: say(f"teacher: {m}"),
+        result = annotate(teacher, gpus=gpus if method == "network" else 0, workers=workers, address=address,
+                          on_message=lambda m: say(f"teacher: {m}"),
                           on_progress=lambda snap: on_adapt(AdaptProgress("teacher", snap.frames_done,
                                                                           snap.frames_total, teacher=method)))
         if not result.complete:
