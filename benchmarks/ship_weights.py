@@ -52,9 +52,12 @@ def recorded_data(run: Path) -> dict:
 
     if not (run / "weights.pt").is_file():
         return {}
+    def folder(root: str) -> str:  # a GOT-10k split folder (DATA/train) is named after DATA
+        path = Path(root)
+        return path.parent.name if path.name == "train" else path.name
+
     meta = read_payload(run / "weights.pt").get("metadata", {})
-    data = [f"{s['dataset']} {Path(s['root']).parent.name if Path(s['root']).name == 'train' else Path(s['root']).name}"
-            f" x{s.get('weight', 1.0):g}" for s in meta.get("sources", [])]
+    data = [f"{s['dataset']} {folder(s['root'])} x{s.get('weight', 1.0):g}" for s in meta.get("sources", [])]
     return {"data": data, "teacher_runs": [Path(t).name for t in meta.get("teachers", [])]}
 
 

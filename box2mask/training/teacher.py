@@ -62,9 +62,9 @@ class TeacherMasks:
         entries = self.masks.get((sequence.id, frame))
         if not entries:
             return None
+        sizes = {(height, width) for _, height, width, _ in entries}
+        if len(sizes) > 1:
+            raise Box2MaskError(f"teacher runs disagree on the size of {sequence.id} frame {frame}: {sorted(sizes)}")
         masks = [decode({"size": [height, width], "counts": counts}).astype(np.float32)
                  for counts, height, width, _ in entries]
-        if len({m.shape for m in masks}) > 1:
-            raise Box2MaskError(f"teacher runs disagree on the size of {sequence.id} frame {frame}: "
-                                f"{sorted({m.shape for m in masks})}")
         return np.mean(masks, axis=0, dtype=np.float32), float(np.mean([e[3] for e in entries]))

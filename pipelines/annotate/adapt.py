@@ -154,10 +154,10 @@ def run_adapt(*, dataset: str, root: Path, split: str | None, sequences: list[st
 
     t = time.perf_counter()
     methods = TEACHER_RUNS[config.teacher]
+    every = max(1, -(-frames // MAX_TEACHER_FRAMES))
     for method in methods:
         _state(folder, "teacher", 0, steps)
         on_progress(AdaptProgress("teacher", teacher=method))
-        every = max(1, -(-frames // MAX_TEACHER_FRAMES))
         say(f"adapt 1/3: {method} teacher on {len(sequences)} sequence(s), every {every} frame(s) -> "
             f"{teacher_dir(folder, method)}")
         run_teacher(teacher_dir(folder, method), every, method)
