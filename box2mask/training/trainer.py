@@ -34,6 +34,9 @@ from box2mask.model.network import NetworkConfig, VideoBoxToMask
 from box2mask.training.clips import ClipConfig, ClipSampler
 from box2mask.training.ema import EmaTeacher
 
+# The loss terms a training log line reports (when the run uses them), in the order progress lines show them.
+LOGGED_LOSSES = ("projection", "teacher", "pairwise", "affinity", "temporal")
+
 
 @dataclass(frozen=True)
 class TrainConfig:

@@ -105,7 +105,7 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
     """
     from box2mask.losses import LossWeights
     from box2mask.training.clips import ClipConfig
-    from box2mask.training.trainer import TrainConfig
+    from box2mask.training.trainer import LOGGED_LOSSES, TrainConfig
     from pipelines.train import DataSource, export_weights, network_for_training, train, training_loss_weights
 
     if gpus and workers and workers != gpus:
@@ -173,7 +173,7 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
             iteration = int(log["iteration"])
             if iteration <= done[1]:  # a restarted worker group repeats the steps after its checkpoint
                 console.print(f"[yellow]worker group restarted[/] from the checkpoint at iteration {iteration - 1}")
-            shown = " ".join(f"{k[:4]}={log[k]:.3f}" for k in LOSSES if k in log)
+            shown = " ".join(f"{k[:4]}={log[k]:.3f}" for k in LOGGED_LOSSES if k in log)
             progress.advance(max(0, iteration - done[0]), extra=f"{shown} total={log['total']:.3f}")
             done[:] = [max(done[0], iteration), iteration]
 

@@ -230,7 +230,7 @@ def _train(*, dataset: str, root: Path, split: str | None, sequences: list[str],
            on_progress: Callable[[AdaptProgress], None], weights_path: Path) -> tuple[int, dict]:
     """Fine-tune ``base_weights`` and write ``weights_path``; returns the steps trained and the configuration."""
     from box2mask.model.weights import inference_defaults
-    from box2mask.training.trainer import TrainConfig
+    from box2mask.training.trainer import LOGGED_LOSSES, TrainConfig
     from pipelines.train import DataSource, export_weights, network_for_training, train, training_loss_weights
 
     sources = [DataSource(dataset, Path(root), 1.0, split=split, sequences=tuple(sequences))]
@@ -252,8 +252,7 @@ def _train(*, dataset: str, root: Path, split: str | None, sequences: list[str],
         rate = (step - first[0]) / max(time.perf_counter() - started, 1e-9)
         if step % 5 == 0 or step == steps:
             _state(folder, "train", step, steps)
-        losses_now = tuple((k, float(log[k])) for k in ("projection", "teacher", "pairwise", "affinity", "temporal",
-                                                         "total") if k in log)
+        losses_now = tuple((k, float(log[k])) for k in (*LOGGED_LOSSES, "total") if k in log)
         on_progress(AdaptProgress("train", step, steps, losses_now, rate))
 
     _state(folder, "train", 0, steps)

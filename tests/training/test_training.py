@@ -326,3 +326,22 @@ def test_tuned_backbone_blocks_train_at_their_own_rate_and_reach_the_weights_fil
         torch.testing.assert_close(second.net.trainable_state_dict()[key], value)
     with pytest.raises(ValueError, match="tuned_blocks must be 0 to 6"):
         replace(TINY.network, tuned_blocks=7)
+
+
+def test_the_train_progress_line_shows_the_teacher_term_when_a_teacher_teaches(tmp_path, synthetic_got10k):
+    from click.testing import CliRunner
+
+    from cli.main import main
+    from tests.runbuild import build_run
+
+    teacher = build_run("got10k", synthetic_got10k, tmp_path / "teacher", method="filled-box")
+    args = ["train", "--data", f"got10k:{synthetic_got10k}", "--iterations", "2", "--batch", "2",
+            "--crop-size", "64", "--frames", "2", "--losses", "projection"]
+    taught = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "taught"), "--teacher", str(teacher)])
+    assert taught.exit_code == 0, taught.output
+    last = [line for line in taught.output.splitlines() if line.startswith("[train] 2/2")][-1]
+    assert "proj=" in last and "teac=" in last, last
+    alone = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "alone")])
+    assert alone.exit_code == 0, alone.output
+    last = [line for line in alone.output.splitlines() if line.startswith("[train] 2/2")][-1]
+    assert "proj=" in last and "teac=" not in last, last
