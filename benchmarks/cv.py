@@ -75,6 +75,7 @@ RECIPES: dict[str, list[str]] = {
     # r4-lite2 with a blended teacher (issue 12, item 4: a better teacher than GrabCut): on the DAVIS boxes the
     # target is the mean of GrabCut's masks and those of the fold's r4-lite2 weights (RECIPE_TEACHER), soft where
     # they disagree -- what `annotate --adapt` does by default, here on the 12 training sequences, from ImageNet
+    # (measured 2026-12-04: no gain over its r4-lite2 control; docs/benchmarks.md)
     "r7-blend": ["--iterations", "600", "--no-object-path", "--support-dropout", "0.3", "--loss-weights", LOSSES,
                  "--backbone", "lite2"],
 }
