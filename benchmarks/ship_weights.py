@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/ship_weights.py --checkpoint /work/runs/mf1/checkpoint.pt \
         --stages /work/runs/main2,/work/runs/ft-drop \
-        --out box2mask/weights/box2mask-video.pt [--crop-size 256] [--context 2.6] [--edges none] [--support 5]
+        --out box2mask/weights/box2mask-video.pt [--crop-size 320] [--context 2.6] [--edges none] [--support 5]
 
 ``--stages`` names the earlier runs of a chain of fine-tunes (each started from
 the previous one's weights with ``--init``), oldest first, so that the file
@@ -93,7 +93,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("box2mask/weights/box2mask-video.pt"))
     parser.add_argument("--edges", default="none")
     parser.add_argument("--support", type=int, default=5)
-    parser.add_argument("--crop-size", type=int, default=256)
+    parser.add_argument("--crop-size", type=int, default=320, help="crop side in px at inference (chosen on the "
+                        "folds: docs/benchmarks.md, 'The inference crop, chosen on the folds')")
     parser.add_argument("--context", type=float, default=2.6, help="crop side / sqrt(box area) at inference")
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=False,
                         help="average with the mirrored crops at inference (default: off; the folds found it "

@@ -23,7 +23,9 @@ SHARED=${SHARED:-../shared}
 .venv/bin/python benchmarks/cv.py train --work "$WORK/cv" --recipe r6-ft --fold all --threads 2 --lasot "$SHARED/data/lasot"
 
 # 4. Package with both stages' record and the fold-chosen inference defaults (CRF clean-up on, mirror
-#    averaging off, clipping to the box on), then regenerate the model card's recorded block.
+#    averaging off, clipping to the box on, 320 px crops: the file as shipped got the crop on 2026-12-04 through
+#    benchmarks/set_inference_defaults.py, recorded in it), then regenerate the model card's recorded block.
 .venv/bin/python benchmarks/ship_weights.py --checkpoint "$WORK/cv/runs/r6-ft-all/checkpoint.pt" \
-    --stages "$WORK/cv/runs/r6-lite2-2k-B" --trained-on all --edges crf --out box2mask/weights/box2mask-video.pt
+    --stages "$WORK/cv/runs/r6-lite2-2k-B" --trained-on all --edges crf --crop-size 320 \
+    --out box2mask/weights/box2mask-video.pt
 .venv/bin/python benchmarks/model_card.py

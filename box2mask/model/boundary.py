@@ -1,6 +1,6 @@
 """The boundary stage (issue 12, item 3): the first stage's mask re-read near one frame pixel per crop pixel.
 
-The video network segments a crop of about 2.6x the box's size at 256 px, so
+The video network segments a crop of about 2.6x the box's size at 256-320 px, so
 one of its pixels covers 2-3 frame pixels and its decoder reads out at stride 8
 with a thin full-resolution path.  This stage cuts a second, tighter crop
 (``cover`` x the box's longer side, at ``crop_size`` px: about 1.2 frame pixels
