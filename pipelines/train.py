@@ -21,6 +21,7 @@ from box2mask.devices import pick_device
 from box2mask.datasets.manifest import scan
 from box2mask.errors import Box2MaskError
 from box2mask.losses import LossWeights
+from box2mask.model.inference import InferenceConfig
 from box2mask.model.network import NetworkConfig, VideoBoxToMask
 from box2mask.structures import Problem, Sequence
 from box2mask.training.clips import ClipSampler, MotionSource
@@ -113,6 +114,38 @@ def live_motion(cache_size: int = 512) -> MotionSource:
 
 TEACHER_WEIGHT = 0.5        # the teacher term's weight when teacher runs are given and no weight is
 WARMUP_FRACTION = 0.25      # the pairwise/affinity/temporal terms ramp in over this share of the run
+
+
+@dataclass(frozen=True)
+class TrainPreset:
+    """A named training recipe: the value of each ``box2mask train`` option it sets where the option is
+    not given, and the inference defaults its weights file is exported with."""
+
+    iterations: int
+    backbone: str
+    object_path: bool
+    support_dropout: float
+    loss_weights: str                   # ``--loss-weights`` (the teacher keeps TEACHER_WEIGHT when given)
+    crop_size: int                      # inference: crop side the exported weights predict at
+    edges: str                          # inference: the full-resolution clean-up
+
+    def inference(self) -> InferenceConfig:
+        return replace(InferenceConfig(), crop_size=self.crop_size, edges=self.edges)
+
+    def options(self) -> dict[str, object]:
+        """The ``box2mask train`` parameters this preset sets, by parameter name."""
+        return {"iterations": self.iterations, "backbone": self.backbone, "object_path": self.object_path,
+                "support_dropout": self.support_dropout, "loss_weights": self.loss_weights}
+
+
+PRESETS: dict[str, TrainPreset] = {
+    # the shipped weights' first stage, the recipe measured on the cross-validation folds
+    # (benchmarks/cv.py's r6-lite2-2k; tests/training tie the two), with the inference defaults the shipped file
+    # got on the folds (docs/benchmarks.md)
+    "shipped": TrainPreset(
+        iterations=2000, backbone="lite2", object_path=False, support_dropout=0.3,
+        loss_weights="pairwise=0.4,affinity=0.3,temporal=0.3", crop_size=320, edges="crf"),
+}
 
 
 def training_loss_weights(iterations: int, *, terms: set[str], overrides: dict[str, float] | None = None,
@@ -229,7 +262,6 @@ def export_weights(trainer: Trainer, path: Path | str, *, sources: list[DataSour
     import torch
 
     from box2mask import __version__
-    from box2mask.model.inference import InferenceConfig
     from box2mask.model.weights import save_weights
 
     metadata = {
@@ -251,7 +283,6 @@ def weights_from_checkpoint(checkpoint: Path | str, dest: Path | str, *, inferen
                             extra: dict | None = None) -> Path:
     """Shippable weights from a training checkpoint (e.g. to evaluate a run while it trains)."""
     from box2mask.model.network import VideoBoxToMask
-    from box2mask.model.inference import InferenceConfig
     from box2mask.model.weights import save_weights
 
     state = load_checkpoint(checkpoint)

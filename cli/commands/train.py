@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from box2mask.errors import Box2MaskError
 from cli.progress import console, fail, track
@@ -17,6 +18,12 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
 @click.option("--data", "data", multiple=True, required=True, metavar="NAME:ROOT[:WEIGHT]",
               help="A training source, e.g. got10k:/data/GOT-10k/train or lasot:/data/LaSOT:0.5 (repeatable). "
                    "Only boxes are read.")
+@click.option("--preset", type=click.Choice(["shipped"]), default=None,
+              help="Start from a named recipe; any option given explicitly still wins. shipped: the options the "
+                   "shipped weights' first stage trained with and the folds measured (EfficientNet-Lite2, 2,000 "
+                   "steps, no single-frame path, supports dropped at 0.3, the fold-chosen loss weights), and "
+                   "weights exported with the shipped inference defaults (320 px crops, CRF). Add --teacher with "
+                   "a GrabCut `box2mask annotate` run of the same boxes, as the shipped weights did.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
               help="Run folder: checkpoint.pt, train_log.jsonl, and the exported weights.")
 @click.option("--iterations", type=click.IntRange(min=1), default=20_000, show_default=True)
@@ -88,7 +95,8 @@ LOSSES = ("projection", "pairwise", "affinity", "temporal")
               help="Start from these weights (fine-tuning, e.g. box2mask/weights/box2mask-video.pt on your own boxes).")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the trained weights (default OUT/weights.pt).")
-def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup, loss_weights, teachers, teacher_band,
+@click.pass_context
+def command(ctx, data, preset, out, iterations, batch, frames, crop_size, lr, losses, warmup, loss_weights, teachers, teacher_band,
             ema_momentum, ema_start, motion_cache, sequences, device, workers, gpus, address, seed, checkpoint_every, resume, object_dropout,
             support_dropout, object_path, box_only_targets, backbone, tuned_blocks, backbone_lr, init_weights,
             export_path):
@@ -102,11 +110,26 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
     With --workers N (CPU) or --gpus N, N data-parallel workers train through
     Ray Train: --batch clips per step in all, a lost worker restarts the group
     from the last checkpoint, and OUT holds the same checkpoint.pt and log.
+
+    The exported weights carry the inference defaults of the --init weights
+    (of the --preset without --init; else the library's).
     """
     from box2mask.losses import LossWeights
+    from box2mask.model.inference import InferenceConfig
+    from box2mask.model.weights import inference_defaults
     from box2mask.training.clips import ClipConfig
     from box2mask.training.trainer import LOGGED_LOSSES, TrainConfig
-    from pipelines.train import DataSource, export_weights, network_for_training, train, training_loss_weights
+    from pipelines.train import (PRESETS, DataSource, export_weights, network_for_training, train,
+                                 training_loss_weights)
+
+    if preset:
+        unset = {name: value for name, value in PRESETS[preset].options().items()
+                 if ctx.get_parameter_source(name) is ParameterSource.DEFAULT}
+        iterations = unset.get("iterations", iterations)
+        backbone = unset.get("backbone", backbone)
+        object_path = unset.get("object_path", object_path)
+        support_dropout = unset.get("support_dropout", support_dropout)
+        loss_weights = unset.get("loss_weights", loss_weights)
 
     if gpus and workers and workers != gpus:
         fail(f"--gpus {gpus} runs {gpus} GPU workers; --workers {workers} is for CPU workers", "give one of them")
@@ -155,6 +178,12 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
                          if ema_momentum else 0,
                          network=network,
                          losses=weights, clip=ClipConfig(frames=frames, crop_size=crop_size, teacher_band=teacher_band))
+    try:
+        inference = (inference_defaults(init_weights) if init_weights else
+                     PRESETS[preset].inference() if preset else InferenceConfig())
+    except ValueError as exc:
+        fail(f"--init: {exc}")
+    extra = {"preset": preset} if preset else None
     teacher_runs = [Path(t) for t in teachers]
     weights_path = Path(export_path) if export_path else Path(out) / "weights.pt"
     options = dict(motion_cache=Path(motion_cache) if motion_cache else None, teacher_runs=teacher_runs,
@@ -185,13 +214,14 @@ def command(data, out, iterations, batch, frames, crop_size, lr, losses, warmup,
                 console.print(f"training on {distributed} {'GPU' if gpus else 'CPU'} workers through Ray Train: "
                               f"{batch} clips per step ({'+'.join(map(str, shares))})")
                 trainer = train_distributed(sources, Path(out), config, workers=distributed, use_gpu=bool(gpus),
-                                            address=address, export_path=weights_path, on_log=on_log,
-                                            on_start=on_start, **options)
+                                            address=address, export_path=weights_path, inference=inference,
+                                            extra=extra, on_log=on_log, on_start=on_start, **options)
             else:
                 trainer = train(sources, Path(out), config, device=device, on_log=on_log, on_start=on_start,
                                 **options)
         except (Box2MaskError, ValueError) as exc:
             fail(str(exc))
     if not distributed:
-        export_weights(trainer, weights_path, sources=sources, teacher_runs=teacher_runs)
+        export_weights(trainer, weights_path, sources=sources, inference=inference, teacher_runs=teacher_runs,
+                       extra=extra)
     console.print(f"weights: {weights_path}\nlog: {trainer.log_path}")

@@ -345,3 +345,58 @@ def test_the_train_progress_line_shows_the_teacher_term_when_a_teacher_teaches(t
     assert alone.exit_code == 0, alone.output
     last = [line for line in alone.output.splitlines() if line.startswith("[train] 2/2")][-1]
     assert "proj=" in last and "teac=" not in last, last
+
+
+def test_the_shipped_preset_is_the_recipe_measured_on_the_folds():
+    """``--preset shipped`` must stay the recipe the folds scored (benchmarks/cv.py's r6-lite2-2k) and export the
+    inference defaults the shipped file carries; the CLI offers exactly the presets the pipeline defines."""
+    from benchmarks.cv import LOSSES, RECIPES
+    from box2mask.model.weights import DEFAULT_WEIGHTS, inference_defaults
+    from cli.commands.train import command
+    from pipelines.train import PRESETS, TEACHER_WEIGHT
+
+    preset = PRESETS["shipped"]
+    args = RECIPES["r6-lite2-2k"]
+    value = {flag: args[args.index(flag) + 1] for flag in ("--iterations", "--support-dropout", "--loss-weights",
+                                                           "--backbone")}
+    assert int(value["--iterations"]) == preset.iterations
+    assert float(value["--support-dropout"]) == preset.support_dropout
+    assert value["--backbone"] == preset.backbone
+    assert ("--no-object-path" in args) == (not preset.object_path)
+    assert set(value["--loss-weights"].split(",")) == {f"teacher={TEACHER_WEIGHT}", *preset.loss_weights.split(",")}
+    assert LOSSES == value["--loss-weights"]
+    shipped = inference_defaults(DEFAULT_WEIGHTS)
+    assert (preset.inference().crop_size, preset.inference().edges) == (shipped.crop_size, shipped.edges)
+    choice = next(p for p in command.params if p.name == "preset").type.choices
+    assert sorted(choice) == sorted(PRESETS)
+
+
+def test_train_preset_sets_what_is_not_given_and_exported_weights_keep_their_inference_defaults(
+        tmp_path, synthetic_got10k):
+    from click.testing import CliRunner
+
+    from box2mask.model.inference import InferenceConfig
+    from box2mask.model.weights import read_payload
+    from cli.main import main
+
+    args = ["train", "--data", f"got10k:{synthetic_got10k}", "--batch", "1", "--crop-size", "64", "--frames", "2",
+            "--losses", "projection,pairwise"]
+    run = CliRunner().invoke(main, [*args, "--preset", "shipped", "--iterations", "1", "--support-dropout", "0.5",
+                                    "--out", str(tmp_path / "preset")])
+    assert run.exit_code == 0, run.output
+    payload = read_payload(tmp_path / "preset" / "weights.pt")
+    train_config = payload["metadata"]["train_config"]
+    assert payload["metadata"]["iterations"] == 1                       # given: wins over the preset's 2,000
+    assert train_config["support_dropout"] == 0.5                       # given: wins over the preset's 0.3
+    assert train_config["losses"]["pairwise"] == 0.4                    # not given: the preset's
+    assert payload["network"]["backbone"] == "lite2" and payload["network"]["object_path"] is False
+    assert (payload["inference"]["crop_size"], payload["inference"]["edges"]) == (320, "crf")
+    assert payload["metadata"]["preset"] == "shipped"
+    # fine-tuning keeps the inference defaults of the weights it starts from, not the library's
+    assert InferenceConfig().crop_size != 320
+    run = CliRunner().invoke(main, [*args, "--iterations", "1", "--init", str(tmp_path / "preset" / "weights.pt"),
+                                    "--out", str(tmp_path / "tuned")])
+    assert run.exit_code == 0, run.output
+    tuned = read_payload(tmp_path / "tuned" / "weights.pt")
+    assert tuned["inference"] == payload["inference"] and tuned["network"]["backbone"] == "lite2"
+    assert "preset" not in tuned["metadata"]
