@@ -178,11 +178,9 @@ def command(ctx, data, preset, out, iterations, batch, frames, crop_size, lr, lo
                          if ema_momentum else 0,
                          network=network,
                          losses=weights, clip=ClipConfig(frames=frames, crop_size=crop_size, teacher_band=teacher_band))
-    try:
-        inference = (inference_defaults(init_weights) if init_weights else
-                     PRESETS[preset].inference() if preset else InferenceConfig())
-    except ValueError as exc:
-        fail(f"--init: {exc}")
+    # --init was read (and a bad file refused) by network_for_training above
+    inference = (inference_defaults(init_weights) if init_weights else
+                 PRESETS[preset].inference() if preset else InferenceConfig())
     extra = {"preset": preset} if preset else None
     teacher_runs = [Path(t) for t in teachers]
     weights_path = Path(export_path) if export_path else Path(out) / "weights.pt"
