@@ -60,7 +60,8 @@ def reference_run(kill_got10k, tmp_path_factory):
     out, log, ray_tmp = base / "out", base / "log.txt", short_tmp()
     token = uuid.uuid4().hex
     try:
-        rc = run(annotate_args(kill_got10k, out, *KILL_ARGS, "--workers", "2"), marked_env(token, ray_tmp), log)
+        rc = run(annotate_args(kill_got10k, out, *KILL_ARGS, "--workers", "2"), marked_env(token, ray_tmp), log,
+                 watch=out)
         assert rc == 0, log.read_text()[-3000:]
     finally:
         stop_marked(token)

@@ -105,14 +105,45 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(args, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def run(args: list[str], env: dict[str, str], log: Path, timeout: float = 180.0) -> int:
-    proc = start(args, env, log)
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise AssertionError(f"{' '.join(args)} did not finish in {timeout} s; log:\n{log.read_text()[-3000:]}")
+def _activity(log: Path, watch: Path | None) -> tuple:
+    """What changes while a run makes progress: the log's size and every file under ``watch``."""
+    state = [log.stat().st_size if log.exists() else 0]
+    if watch is not None and watch.is_dir():
+        for path in sorted(watch.rglob("*")):
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                state.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(state)
+
+
+def run(args: list[str], env: dict[str, str], log: Path, stall: float = 180.0, *, watch: Path | None = None,
+        limit: float = 1200.0) -> int:
+    """Run ``args`` to the end (see :func:`finish`); returns its exit status."""
+    return finish(start(args, env, log), log, stall, watch=watch, limit=limit)
+
+
+def finish(proc: subprocess.Popen, log: Path, stall: float = 180.0, *, watch: Path | None = None,
+           limit: float = 1200.0) -> int:
+    """Wait for ``proc``; fails when nothing moved for ``stall`` seconds, or after ``limit`` in all.
+
+    Progress is the log growing or a file under ``watch`` (the run's output folder) changing, so a run
+    slowed by a loaded machine is not mistaken for a hung one (a wall-clock cap would be a timing flake).
+    """
+    began = moved = time.monotonic()
+    seen = _activity(log, watch)
+    while True:
+        try:
+            return proc.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            pass
+        now, state = time.monotonic(), _activity(log, watch)
+        if state != seen:
+            seen, moved = state, now
+        if now - moved > stall or now - began > limit:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            why = f"made no progress for {stall:.0f} s" if now - moved > stall else f"did not finish in {limit:.0f} s"
+            raise AssertionError(f"{' '.join(map(str, proc.args))} {why}; log:\n{log.read_text()[-3000:]}")
 
 
 def committed(out: Path) -> int:

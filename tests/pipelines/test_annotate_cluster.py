@@ -34,7 +34,7 @@ def test_a_job_runs_across_two_nodes(kill_got10k, reference_run, tmp_path):
                               timeout=120)
         assert node.returncode == 0, node.stderr[-2000:]
         out, log = tmp_path / "out", tmp_path / "log.txt"
-        rc = run(annotate_args(kill_got10k, out, *KILL_ARGS, "--address", address), env, log)
+        rc = run(annotate_args(kill_got10k, out, *KILL_ARGS, "--address", address), env, log, watch=out)
         assert rc == 0, log.read_text()[-3000:]
         assert "Ray: 2 node(s), 2 CPUs" in log.read_text()
         nodes = {json.loads(p.read_text())["node_id"] for p in (out / "progress").glob("*.json")}

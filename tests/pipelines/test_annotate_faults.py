@@ -15,6 +15,7 @@ from tests.pipelines.procs import (
     annotate_args,
     cmdline,
     coco_export,
+    finish,
     committed,
     keys_of,
     marked_env,
@@ -60,7 +61,7 @@ def test_driver_killed_at_three_moments_then_resumed_equals_uninterrupted(kill_g
         killed_at.append(now)
         assert (out / "run.lock").exists()  # left behind, to be taken over
         assert not wait_gone(token, timeout=30), "Ray workers outlived their killed driver"
-    assert run(args, env, log) == 0, log.read_text()[-3000:]
+    assert run(args, env, log, watch=out) == 0, log.read_text()[-3000:]
     text = log.read_text()
     assert text.count("taking over a stale lock") == 3
     assert f"resuming: {killed_at[-1]} of {total} shards already committed" in text
@@ -85,7 +86,7 @@ def test_a_worker_killed_mid_shard_is_retried_and_output_is_unchanged(kill_got10
     before = set(workers())
     victim = workers(".run")[0]
     os.kill(victim, signal.SIGKILL)
-    assert proc.wait(timeout=180) == 0, log.read_text()[-3000:]
+    assert finish(proc, log, watch=out) == 0, log.read_text()[-3000:]
     assert committed(out) == reference_run["shards"]
     assert rows_of(out) == reference_run["rows"]
     assert coco_export(out, tmp_path / "coco.json") == reference_run["coco"]
