@@ -105,6 +105,10 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(args, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+STALL_S = 180.0    # a pipeline run that changes nothing for this long is taken as hung
+LIMIT_S = 1200.0   # and one that runs this long in all, however busy
+
+
 def _activity(log: Path, watch: Path | None) -> tuple:
     """What changes while a run makes progress: the log's size and every file under ``watch``."""
     state = [log.stat().st_size if log.exists() else 0]
@@ -116,14 +120,14 @@ def _activity(log: Path, watch: Path | None) -> tuple:
     return tuple(state)
 
 
-def run(args: list[str], env: dict[str, str], log: Path, stall: float = 180.0, *, watch: Path | None = None,
-        limit: float = 1200.0) -> int:
+def run(args: list[str], env: dict[str, str], log: Path, stall: float = STALL_S, *, watch: Path | None = None,
+        limit: float = LIMIT_S) -> int:
     """Run ``args`` to the end (see :func:`finish`); returns its exit status."""
     return finish(start(args, env, log), log, stall, watch=watch, limit=limit)
 
 
-def finish(proc: subprocess.Popen, log: Path, stall: float = 180.0, *, watch: Path | None = None,
-           limit: float = 1200.0) -> int:
+def finish(proc: subprocess.Popen, log: Path, stall: float = STALL_S, *, watch: Path | None = None,
+           limit: float = LIMIT_S) -> int:
     """Wait for ``proc``; fails when nothing moved for ``stall`` seconds, or after ``limit`` in all.
 
     Progress is the log growing or a file under ``watch`` (the run's output folder) changing, so a run
